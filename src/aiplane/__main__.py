@@ -1,0 +1,3 @@
+from aiplane.cli.main import main
+
+main()

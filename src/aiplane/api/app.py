@@ -1,0 +1,174 @@
+"""The composition root: `create_app(settings)` wires everything; nothing happens at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from starlette.exceptions import HTTPException
+
+from aiplane import __version__
+from aiplane.api import problems, services
+from aiplane.api.routes import build_router
+from aiplane.control import demo
+from aiplane.domain.errors import AiplaneError, NotFound
+from aiplane.domain.policy import Principal
+from aiplane.domain.roles import Role
+from aiplane.settings import Settings
+
+log = logging.getLogger("aiplane")
+ASGIApp = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Banner:
+    url: str
+    admin_key: str | None
+    admin_key_file: str
+    predictor_key: str | None = None
+    curl: str | None = None
+
+
+def create_app(settings: Settings, demo_mode: bool = False,
+               on_ready: Callable[[Banner], None] | None = None) -> tuple[ASGIApp, services.Services]:
+    svc = services.build(settings)
+    svc.keys.bootstrap_admin(svc.admin_key_file)
+    api = FastAPI(title="aiplane", version=__version__, lifespan=_lifespan(svc, demo_mode, on_ready),
+                  description="Control API of aiplane. The data plane (Open Inference Protocol) is under /v2.")
+    api.add_exception_handler(AiplaneError, problems.on_aiplane_error)
+    api.add_exception_handler(RequestValidationError, problems.on_validation_error)
+    api.add_exception_handler(HTTPException, problems.on_http_error)
+    api.include_router(build_router(svc))
+    _system_routes(api, svc)
+    gateway = svc.gateway
+    upload_limit = settings.control.max_upload_bytes
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v2"):
+            return await gateway(scope, receive, send)
+        if scope["type"] == "http" and _too_large(scope, upload_limit):
+            response = problems.problem(413, "Payload too large",
+                                        f"the request body exceeds the limit of {upload_limit} bytes.")
+            return await response(scope, receive, send)
+        return await api(scope, receive, send)
+
+    return app, svc
+
+
+def _too_large(scope: dict[str, Any], limit: int) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.isdigit() and int(value) > limit
+    return False
+
+
+def _system_routes(api: FastAPI, svc: services.Services) -> None:
+    registry = CollectorRegistry()
+    registry.register(_ReplicaCollector(svc))
+
+    @api.get("/healthz", tags=["system"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz", tags=["system"])
+    def readyz() -> JSONResponse:
+        try:
+            svc.db.generation()
+        except Exception:
+            return JSONResponse({"status": "store unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @api.get("/metrics", tags=["system"])
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+
+class _ReplicaCollector:
+    def __init__(self, svc: services.Services) -> None:
+        self.svc = svc
+
+    def collect(self) -> Any:
+        ready = GaugeMetricFamily("aiplane_replicas_ready", "Ready replicas per deployment.",
+                                  labels=["tenant", "deployment"])
+        desired = GaugeMetricFamily("aiplane_replicas_desired", "Admitted replicas per deployment.",
+                                    labels=["tenant", "deployment"])
+        restarts = GaugeMetricFamily("aiplane_replica_restarts", "Replica restarts since start.",
+                                     labels=["tenant", "deployment"])
+        system = Principal("metrics", Role.PLATFORM_ADMIN, None)
+        for status in self.svc.deployments.list(system):
+            d = status.deployment
+            ready.add_metric([d.tenant, d.name], status.ready_replicas)
+            desired.add_metric([d.tenant, d.name], d.replicas)
+            restarts.add_metric([d.tenant, d.name], sum(r.restarts for r in status.replicas))
+        yield from (ready, desired, restarts)
+
+
+def _lifespan(svc: services.Services, demo_mode: bool,
+              on_ready: Callable[[Banner], None] | None) -> Callable[[FastAPI], Any]:
+    @contextlib.asynccontextmanager
+    async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        svc.cache.reload()
+        svc.deployments.start_all()
+        poller = asyncio.get_running_loop().create_task(_poll(svc), name="state poll")
+        try:
+            banner = await (_seed_demo(svc) if demo_mode else asyncio.to_thread(_plain_banner, svc))
+            if on_ready is not None:
+                on_ready(banner)
+            yield
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            await svc.supervisor.stop_all()
+            svc.db.dispose()
+
+    return lifespan
+
+
+async def _poll(svc: services.Services) -> None:
+    while True:
+        await asyncio.sleep(svc.settings.control.state_poll_s)
+        try:
+            await asyncio.to_thread(svc.cache.reload_if_changed)
+        except Exception:  # the store may be briefly unreachable; keep serving from the cache
+            log.warning("state reload failed; serving from the cached state", exc_info=True)
+
+
+def _url(svc: services.Services) -> str:
+    s = svc.settings.server
+    return f"http://{s.host}:{s.port}"
+
+
+def _admin_key(svc: services.Services) -> str | None:
+    path = svc.admin_key_file
+    return path.read_text().strip() if path.exists() else None
+
+
+def _plain_banner(svc: services.Services) -> Banner:
+    return Banner(_url(svc), _admin_key(svc), str(svc.admin_key_file))
+
+
+async def _seed_demo(svc: services.Services) -> Banner:
+    admin = Principal("demo-setup", Role.PLATFORM_ADMIN, None)
+    data_dir = svc.settings.server.data_dir
+    keys = await asyncio.to_thread(demo.seed, admin, svc.tenants, svc.keys, svc.models, data_dir)
+    try:
+        status = await asyncio.to_thread(svc.deployments.status, admin, demo.TENANT, demo.DEPLOYMENT)
+        await svc.supervisor.wait_ready(status.deployment.id, svc.settings.control.replica_ready_timeout_s)
+    except NotFound:
+        await svc.deployments.create(admin, demo.TENANT, demo.DEPLOYMENT, f"{demo.MODEL}:1",
+                                     {"min_replicas": 1, "cpus": 1, "memory": "1Gi"})
+    url = _url(svc)
+    body = ('{"inputs":[{"name":"input","shape":[1,8],"datatype":"FP32","data":'
+            + str(demo.SAMPLE_ROW).replace(" ", "") + "}]}")
+    curl = (f"curl -s -H 'Authorization: Bearer {keys.predictor}' -H 'Content-Type: application/json' "
+            f"-d '{body}' {url}/v2/models/{demo.DEPLOYMENT}/infer")
+    return Banner(url, _admin_key(svc), str(svc.admin_key_file), keys.predictor, curl)

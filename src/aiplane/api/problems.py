@@ -1,0 +1,62 @@
+"""The one table from error class to HTTP status, and RFC 9457 problem documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from aiplane.domain.errors import (AiplaneError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge,
+                                   QuotaExceeded, Unauthorized, Unavailable)
+
+STATUS: dict[type[AiplaneError], tuple[int, str]] = {
+    InvalidInput: (400, "Invalid input"),
+    Unauthorized: (401, "Unauthorized"),
+    Forbidden: (403, "Forbidden"),
+    NotFound: (404, "Not found"),
+    Conflict: (409, "Conflict"),
+    PayloadTooLarge: (413, "Payload too large"),
+    QuotaExceeded: (409, "Quota exceeded"),
+    Unavailable: (503, "Unavailable"),
+}
+
+
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    slug = title.lower().replace(" ", "-")
+    body = {"type": f"urn:aiplane:problem:{slug}", "title": title, "status": status, "detail": detail}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+async def on_aiplane_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AiplaneError)
+    status, title = STATUS.get(type(exc), (500, "Internal error"))
+    headers = {}
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, Unavailable):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    return problem(status, title, exc.message, headers)
+
+
+async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":
+        return problem(400, "Invalid input", "the request body is not valid JSON.")
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+    message = str(first.get("msg", "is not valid")).rstrip(".")
+    if first.get("type") == "extra_forbidden":
+        message = "is not a known field"
+    return problem(400, "Invalid input", f"{where}: {message}.")
+
+
+async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return problem(404, "Not found", "no such endpoint; see /docs for the API.")
+    if exc.status_code == 405:
+        return problem(405, "Method not allowed", "this endpoint does not accept that method; see /docs.")
+    return problem(exc.status_code, "Error", str(exc.detail))

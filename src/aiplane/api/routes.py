@@ -1,0 +1,136 @@
+"""/api/v1: each handler parses, calls one service, formats. No business rule lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from aiplane.api import views
+from aiplane.api.schemas import DeploymentCreate, KeyCreate, QuotaFields, TenantCreate
+from aiplane.api.services import Services
+from aiplane.domain.errors import InvalidInput
+from aiplane.domain.policy import Principal
+
+_bearer = HTTPBearer(auto_error=False, description="An aiplane API key.")
+
+
+def build_router(svc: Services) -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+
+    def who(request: Request, _creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+        return svc.cache.authenticate(request.headers.get("authorization"))
+
+    # Tenants
+    @router.post("/tenants", status_code=201, tags=["tenants"])
+    def create_tenant(body: TenantCreate, p: Principal = Depends(who)) -> dict[str, Any]:
+        return views.tenant(svc.tenants.create(p, body.name, body.quota(), body.cost_center, body.compliance))
+
+    @router.get("/tenants", tags=["tenants"])
+    def list_tenants(p: Principal = Depends(who)) -> list[dict[str, Any]]:
+        return [views.tenant(t) for t in svc.tenants.list(p)]
+
+    @router.get("/tenants/{tenant}", tags=["tenants"])
+    def get_tenant(tenant: str, p: Principal = Depends(who)) -> dict[str, Any]:
+        return views.tenant(svc.tenants.get(p, tenant))
+
+    @router.patch("/tenants/{tenant}", tags=["tenants"])
+    def update_tenant(tenant: str, body: QuotaFields, p: Principal = Depends(who)) -> dict[str, Any]:
+        return views.tenant(svc.tenants.update(p, tenant, body.quota(), body.cost_center, body.compliance))
+
+    @router.get("/tenants/{tenant}/quota", tags=["tenants"])
+    def get_quota(tenant: str, p: Principal = Depends(who)) -> dict[str, Any]:
+        return views.quota(svc.tenants.quota(p, tenant))
+
+    @router.delete("/tenants/{tenant}", status_code=204, tags=["tenants"])
+    async def delete_tenant(tenant: str, p: Principal = Depends(who)) -> None:
+        for deployment_id in await run_in_threadpool(svc.tenants.deployments_of, p, tenant):
+            await svc.supervisor.remove(deployment_id)
+        await run_in_threadpool(svc.tenants.delete, p, tenant)
+
+    # Keys
+    @router.post("/keys", status_code=201, tags=["keys"])
+    def create_key(body: KeyCreate, p: Principal = Depends(who)) -> dict[str, Any]:
+        record, secret = svc.keys.create(p, body.role, body.tenant, body.name, body.expires_in)
+        return views.key(record, secret)
+
+    @router.get("/keys", tags=["keys"])
+    def list_keys(tenant: str | None = None, p: Principal = Depends(who)) -> list[dict[str, Any]]:
+        return [views.key(k) for k in svc.keys.list(p, tenant)]
+
+    @router.delete("/keys/{key_id}", tags=["keys"])
+    def revoke_key(key_id: str, p: Principal = Depends(who)) -> dict[str, Any]:
+        return views.key(svc.keys.revoke(p, key_id))
+
+    # Models
+    @router.get("/tenants/{tenant}/models", tags=["models"])
+    def list_models(tenant: str, p: Principal = Depends(who)) -> list[dict[str, Any]]:
+        return [views.model_version(v) for v in svc.models.list(p, tenant)]
+
+    @router.get("/models", tags=["models"])
+    def list_all_models(p: Principal = Depends(who)) -> list[dict[str, Any]]:
+        return [views.model_version(v) for v in svc.models.list(p)]
+
+    @router.post("/tenants/{tenant}/models/{model}/versions", status_code=201, tags=["models"])
+    async def register_model(
+        tenant: str, model: str, file: UploadFile = File(...), validation: UploadFile | None = File(None),
+        format: str = Form("onnx"), metrics: str | None = Form(None), p: Principal = Depends(who),
+    ) -> dict[str, Any]:
+        artifact = await file.read()
+        checks = await validation.read() if validation is not None else None
+        extra = _metrics(metrics)
+        version = await run_in_threadpool(svc.models.register, p, tenant, model, artifact, format, checks, extra)
+        return views.model_version(version)
+
+    @router.get("/tenants/{tenant}/models/{model}/versions", tags=["models"])
+    def list_versions(tenant: str, model: str, p: Principal = Depends(who)) -> list[dict[str, Any]]:
+        return [views.model_version(v) for v in svc.models.versions(p, tenant, model)]
+
+    @router.get("/tenants/{tenant}/models/{model}/versions/{version}", tags=["models"])
+    def get_version(tenant: str, model: str, version: str, p: Principal = Depends(who)) -> dict[str, Any]:
+        number = None if version == "latest" else _int(version)
+        return views.model_version(svc.models.get(p, tenant, model, number))
+
+    # Deployments
+    @router.post("/tenants/{tenant}/deployments", status_code=201, tags=["deployments"])
+    async def create_deployment(tenant: str, body: DeploymentCreate, p: Principal = Depends(who)) -> dict[str, Any]:
+        return views.deployment(await svc.deployments.create(p, tenant, body.name, body.model, body.options()))
+
+    @router.get("/tenants/{tenant}/deployments", tags=["deployments"])
+    def list_deployments(tenant: str, p: Principal = Depends(who)) -> list[dict[str, Any]]:
+        return [views.deployment(s) for s in svc.deployments.list(p, tenant)]
+
+    @router.get("/deployments", tags=["deployments"])
+    def list_all_deployments(p: Principal = Depends(who)) -> list[dict[str, Any]]:
+        return [views.deployment(s) for s in svc.deployments.list(p)]
+
+    @router.get("/tenants/{tenant}/deployments/{name}", tags=["deployments"])
+    def get_deployment(tenant: str, name: str, p: Principal = Depends(who)) -> dict[str, Any]:
+        return views.deployment(svc.deployments.status(p, tenant, name))
+
+    @router.delete("/tenants/{tenant}/deployments/{name}", status_code=204, tags=["deployments"])
+    async def delete_deployment(tenant: str, name: str, p: Principal = Depends(who)) -> None:
+        await svc.deployments.delete(p, tenant, name)
+
+    return router
+
+
+def _metrics(raw: str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("the 'metrics' form field is not valid JSON.") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput("the 'metrics' form field must be a JSON object.")
+    return parsed
+
+
+def _int(version: str) -> int:
+    if not version.isdigit():
+        raise InvalidInput(f"model version {version!r} is not valid; use an integer from 1, or 'latest'.")
+    return int(version)

@@ -1,0 +1,82 @@
+"""Domain values -> JSON documents of the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiplane.control.deployments import DeploymentStatus
+from aiplane.control.tenants import QuotaReport
+from aiplane.domain import quantities
+from aiplane.domain.keys import KeyRecord
+from aiplane.domain.registry import ModelVersion
+from aiplane.domain.tenancy import Tenant
+
+
+def _time(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _cpus(milli: int | None) -> str | None:
+    return None if milli is None else quantities.format_cpus(milli)
+
+
+def _memory(num: int | None) -> str | None:
+    return None if num is None else quantities.format_memory(num)
+
+
+def tenant(t: Tenant) -> dict[str, Any]:
+    q = t.quota
+    return {
+        "name": t.name, "cost_center": t.cost_center, "compliance": [c.value for c in t.compliance],
+        "quota": {"cpus": _cpus(q.cpus_milli), "memory": _memory(q.memory_bytes), "gpus": q.gpus,
+                  "mig": dict(q.mig), "max_replicas": q.replicas, "rate_limit": q.rate_limit},
+        "created_at": _time(t.created_at),
+    }
+
+
+def quota(report: QuotaReport) -> dict[str, Any]:
+    q, used = report.tenant.quota, report.used
+    resources = {
+        "cpus": {"used": _cpus(used.cpus_milli), "limit": _cpus(q.cpus_milli)},
+        "memory": {"used": _memory(used.memory_bytes), "limit": _memory(q.memory_bytes)},
+        "gpus": {"used": used.gpus, "limit": q.gpus},
+        "replicas": {"used": used.replicas, "limit": q.replicas},
+    }
+    for profile in sorted(set(q.mig) | set(used.mig)):
+        resources[f"mig/{profile}"] = {"used": used.mig.get(profile, 0), "limit": q.mig.get(profile, 0)}
+    return {"tenant": report.tenant.name, "resources": resources, "rate_limit": q.rate_limit}
+
+
+def key(k: KeyRecord, secret: str | None = None) -> dict[str, Any]:
+    doc = {"key_id": k.key_id, "name": k.name, "role": k.role.value, "tenant": k.tenant,
+           "created_at": _time(k.created_at), "expires_at": _time(k.expires_at), "revoked_at": _time(k.revoked_at)}
+    if secret is not None:
+        doc["secret"] = secret
+    return doc
+
+
+def model_version(v: ModelVersion) -> dict[str, Any]:
+    return {
+        "tenant": v.tenant, "model": v.model, "version": v.version, "digest": f"sha256:{v.digest}",
+        "size_bytes": v.size_bytes, "source_format": v.source_format, "signature": v.signature.as_dict(),
+        "metrics": dict(v.metrics), "created_by": v.created_by, "created_at": _time(v.created_at),
+    }
+
+
+def deployment(s: DeploymentStatus) -> dict[str, Any]:
+    d, spec = s.deployment, s.deployment.spec
+    return {
+        "tenant": d.tenant, "name": d.name, "model": spec.model, "model_version": spec.model_version,
+        "digest": f"sha256:{d.artifact_digest}", "device": spec.device,
+        "resources": {"cpus": _cpus(spec.cpus_milli), "memory": _memory(spec.memory_bytes)},
+        "replicas": {"min": spec.min_replicas, "max": spec.max_replicas, "desired": d.replicas,
+                     "ready": s.ready_replicas},
+        "batching": {"max_batch_size": spec.max_batch_size, "max_batch_delay_ms": spec.max_batch_delay_ms},
+        "payload_logging": spec.payload_logging,
+        "phase": s.phase,
+        "replica_status": [{"index": r.index, "state": r.state, "pid": r.pid, "restarts": r.restarts}
+                           for r in s.replicas],
+        "infer_path": f"/v2/models/{d.name}/infer",
+        "created_by": d.created_by, "created_at": _time(d.created_at),
+    }

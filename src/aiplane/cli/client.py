@@ -1,0 +1,58 @@
+"""The CLI's HTTP client: AIPLANE_URL and AIPLANE_TOKEN, else the local data dir's admin key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from aiplane.domain.errors import (AiplaneError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge,
+                                   QuotaExceeded, Unauthorized, Unavailable)
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+_BY_STATUS: dict[int, type[AiplaneError]] = {400: InvalidInput, 401: Unauthorized, 403: Forbidden, 404: NotFound,
+                                             409: Conflict, 413: PayloadTooLarge, 503: Unavailable}
+
+
+class Client:
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 180.0) -> None:
+        self.url = (url or os.environ.get("AIPLANE_URL") or DEFAULT_URL).rstrip("/")
+        self.token = token or os.environ.get("AIPLANE_TOKEN") or _local_admin_key()
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach aiplane at {self.url} ({type(exc).__name__}); start it with 'aiplane up' "
+                              "or set AIPLANE_URL.") from None
+        if response.status_code >= 400:
+            raise _error(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.call(method, "/api/v1" + path, **kwargs)
+
+
+def _error(response: httpx.Response) -> AiplaneError:
+    try:
+        doc = response.json()
+        detail = doc.get("detail") or doc.get("error") or response.text
+    except ValueError:
+        detail = response.text or response.reason_phrase
+    if response.status_code == 409 and "quota" in str(detail):
+        return QuotaExceeded(str(detail))
+    return _BY_STATUS.get(response.status_code, AiplaneError)(str(detail))
+
+
+def _local_admin_key() -> str | None:
+    path = Path(os.environ.get("AIPLANE_DATA_DIR", ".aiplane")) / "admin.key"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None

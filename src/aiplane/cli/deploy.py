@@ -1,0 +1,68 @@
+"""`aiplane deploy ...`"""
+
+from __future__ import annotations
+
+import typer
+
+from aiplane.cli.client import Client
+from aiplane.cli.output import Format, console, emit
+from aiplane.domain import names
+
+app = typer.Typer(no_args_is_help=True)
+OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
+COLUMNS = [("tenant", "TENANT"), ("name", "DEPLOYMENT"), ("model", "MODEL"), ("model_version", "VERSION"),
+           ("phase", "PHASE"), ("replicas.ready", "READY"), ("replicas.desired", "DESIRED"),
+           ("resources", "PER REPLICA"), ("infer_path", "INFER PATH")]
+
+
+@app.command("create")
+def create(
+    ref: str = typer.Argument(..., metavar="TENANT/NAME"),
+    model: str = typer.Option(..., "--model", help="MODEL:VERSION (VERSION an integer or latest)."),
+    device: str = typer.Option("cpu", "--device", help="cpu (GPU and MIG devices where present)."),
+    cpus: str = typer.Option(None, "--cpus", help="CPUs per replica [default: 1]."),
+    memory: str = typer.Option(None, "--memory", help="Memory per replica [default: 1Gi]."),
+    min_replicas: int = typer.Option(1, "--min-replicas", help="Replicas started now."),
+    max_replicas: int = typer.Option(None, "--max-replicas", help="Upper bound for scaling."),
+    target_concurrency: int = typer.Option(None, "--target-concurrency"),
+    max_batch_size: int = typer.Option(None, "--max-batch-size"),
+    max_batch_delay_ms: float = typer.Option(None, "--max-batch-delay-ms"),
+    payload_logging: bool = typer.Option(False, "--payload-logging"),
+    output: Format = OUTPUT,
+) -> None:
+    """Deploy a model version: admitted against the quota, replicas started, ready when this returns."""
+    tenant, name = names.split_scoped(ref)
+    body = {"name": name, "model": model, "device": device, "cpus": cpus, "memory": memory,
+            "min_replicas": min_replicas, "max_replicas": max_replicas, "target_concurrency": target_concurrency,
+            "max_batch_size": max_batch_size, "max_batch_delay_ms": max_batch_delay_ms,
+            "payload_logging": payload_logging}
+    with console.status(f"Starting replicas of {tenant}/{name}..."):
+        doc = Client().api("POST", f"/tenants/{tenant}/deployments", json=body)
+    emit(doc, output, COLUMNS)
+
+
+@app.command("list")
+def list_(tenant: str = typer.Argument(None), output: Format = OUTPUT) -> None:
+    """List deployments."""
+    emit(Client().api("GET", f"/tenants/{tenant}/deployments" if tenant else "/deployments"), output, COLUMNS)
+
+
+@app.command("status")
+def status(ref: str = typer.Argument(..., metavar="TENANT/NAME"), output: Format = OUTPUT) -> None:
+    """Show a deployment and each replica's state."""
+    tenant, name = names.split_scoped(ref)
+    doc = Client().api("GET", f"/tenants/{tenant}/deployments/{name}")
+    if output is Format.json:
+        emit(doc, output)
+        return
+    emit(doc, output, COLUMNS)
+    emit(doc["replica_status"], output, [("index", "REPLICA"), ("state", "STATE"), ("pid", "PID"),
+                                         ("restarts", "RESTARTS")])
+
+
+@app.command("delete")
+def delete(ref: str = typer.Argument(..., metavar="TENANT/NAME")) -> None:
+    """Stop a deployment's replicas and delete it."""
+    tenant, name = names.split_scoped(ref)
+    Client().api("DELETE", f"/tenants/{tenant}/deployments/{name}")
+    console.print(f"deployment {tenant}/{name} deleted")

@@ -1,0 +1,29 @@
+"""Entry point: assembles the command groups; every error becomes one line and exit code 1."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from aiplane.cli import deploy, keys, models, predict, serve, tenants, up
+from aiplane.cli.output import errors
+from aiplane.domain.errors import AiplaneError
+
+app = typer.Typer(help="aiplane: governed, multi-tenant model serving on one machine.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+app.command("up")(up.up)
+app.command("serve-model")(serve.serve_model)
+app.command("predict")(predict.predict)
+app.add_typer(tenants.app, name="tenant", help="Tenants (teams) and their quotas.")
+app.add_typer(keys.app, name="key", help="API keys: create (shown once), list, revoke.")
+app.add_typer(models.app, name="model", help="Model registry: register, list, show.")
+app.add_typer(deploy.app, name="deploy", help="Deployments: create, list, status, delete.")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=True)
+    except AiplaneError as exc:
+        errors.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+        sys.exit(1)

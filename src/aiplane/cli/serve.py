@@ -1,0 +1,28 @@
+"""`aiplane serve-model`: one model, one standalone V2 server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from aiplane.domain.errors import InvalidInput
+from aiplane.serving import server
+
+
+def serve_model(
+    model: Path = typer.Option(..., "--model", help="ONNX model file to serve."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (TCP)."),
+    port: int = typer.Option(None, "--port", help="TCP port to listen on."),
+    socket: Path = typer.Option(None, "--socket", help="Unix socket to listen on instead of a TCP port."),
+    name: str = typer.Option(None, "--name", help="Model name in V2 paths (default: the file name)."),
+    model_version: str = typer.Option("1", "--model-version", help="Version reported and accepted in paths."),
+    max_body_bytes: int = typer.Option(16 << 20, "--max-body-bytes", help="Largest request body accepted."),
+    threads: int = typer.Option(1, "--threads", help="ONNX Runtime intra-op threads."),
+    parent_pid: int = typer.Option(None, "--parent-pid", hidden=True),
+) -> None:
+    """Serve one ONNX model over the Open Inference Protocol (KServe V2)."""
+    if (port is None) == (socket is None):
+        raise InvalidInput("give exactly one of --port or --socket.")
+    app = server.build_app(model, name or model.stem, model_version, max_body_bytes, threads)
+    server.serve(app, host, port, socket, parent_pid)

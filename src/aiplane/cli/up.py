@@ -1,0 +1,70 @@
+"""`aiplane up`: the whole platform in one process tree, in the foreground."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from aiplane.api.app import Banner, create_app
+from aiplane.cli.output import console
+from aiplane.domain.errors import Conflict, InvalidInput
+from aiplane.settings import Settings
+
+
+def up(
+    host: str = typer.Option(None, "--host", help="Address to bind [default: 127.0.0.1, AIPLANE_HOST]."),
+    port: int = typer.Option(None, "--port", help="Port [default: 8080, AIPLANE_PORT]."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Data directory [default: ./.aiplane, AIPLANE_DATA_DIR]."),
+    demo: bool = typer.Option(False, "--demo", help="Create demo tenants and deploy a trained demo model."),
+) -> None:
+    """Start aiplane: control API, data plane and replicas. Ctrl-C stops everything."""
+    settings = Settings.from_env(server__host=host, server__port=port, server__data_dir=data_dir)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = settings.server
+    server.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock(server.data_dir)
+    _check_port(server.host, server.port)
+    if demo:
+        console.print("[dim]Preparing the demo (training the readmission-risk model on first start)...[/dim]")
+    app, _ = create_app(settings, demo_mode=demo, on_ready=_print_banner)
+    uvicorn.run(app, host=server.host, port=server.port, loop="uvloop", http="httptools", lifespan="on",
+                access_log=False, log_level="warning", timeout_graceful_shutdown=10)
+    os.close(lock)
+
+
+def _lock(data_dir: Path) -> int:
+    fd = os.open(data_dir / "aiplane.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise Conflict(f"another aiplane is already running on data directory {str(data_dir)!r}; stop it first.") from None
+    return fd
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise InvalidInput(f"cannot listen on {host}:{port} ({exc.strerror}); stop the other process or pass --port.") from None
+
+
+def _print_banner(b: Banner) -> None:
+    # Plain lines, never wrapped: keys and the curl line must survive copy and paste.
+    say = print
+    say(f"aiplane is up at {b.url}", flush=True)
+    say(f"  API docs:       {b.url}/docs")
+    say(f"  Admin key:      {b.admin_key or '(see ' + b.admin_key_file + ')'}")
+    if b.predictor_key:
+        say(f"  Predictor key:  {b.predictor_key}   (tenant clinical)")
+    if b.curl:
+        say("Try a prediction:")
+        say(b.curl)
+    say("Press Ctrl-C to stop.", flush=True)

@@ -1,0 +1,1 @@
+"""Control plane use-cases: tenants, keys, registry, deployments, and the replica supervisor."""

@@ -1,0 +1,114 @@
+"""Deployment use-cases: admit against the quota, record the desired state, run the replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from aiplane.domain import names, quantities, registry
+from aiplane.domain.clock import Clock
+from aiplane.domain.deployments import Deployment, DeploymentSpec
+from aiplane.domain.policy import Action, Principal, authorize
+from aiplane.control.supervisor import ReplicaStatus, Supervisor
+from aiplane.store import deployments as deployment_rows
+from aiplane.store import models as model_rows
+from aiplane.store.database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentStatus:
+    deployment: Deployment
+    replicas: list[ReplicaStatus]
+
+    @property
+    def ready_replicas(self) -> int:
+        return sum(1 for r in self.replicas if r.state == "ready")
+
+    @property
+    def phase(self) -> str:
+        if self.ready_replicas >= self.deployment.replicas:
+            return "Ready"
+        return "Degraded" if self.ready_replicas else "Progressing"
+
+
+def parse_spec(model_ref: str, options: Mapping[str, Any]) -> DeploymentSpec:
+    model, version = registry.parse_ref(model_ref)
+    spec = DeploymentSpec(
+        model=model,
+        model_version=version or 0,
+        device=options.get("device") or "cpu",
+        cpus_milli=quantities.millicpus("cpus", options.get("cpus") or 1),
+        memory_bytes=quantities.memory_bytes("memory", options.get("memory") or "1Gi"),
+        min_replicas=quantities.count("min-replicas", options.get("min_replicas", 1)),
+        max_replicas=quantities.count("max-replicas", options.get("max_replicas") or max(options.get("min_replicas", 1), 1)),
+        target_concurrency=quantities.count("target-concurrency", options.get("target_concurrency") or 8),
+        max_batch_size=quantities.count("max-batch-size", options.get("max_batch_size") or 1),
+        max_batch_delay_ms=float(options.get("max_batch_delay_ms") or 0.0),
+        payload_logging=bool(options.get("payload_logging", False)),
+    )
+    return spec.validate()
+
+
+class DeploymentService:
+    def __init__(self, db: Database, clock: Clock, supervisor: Supervisor, on_change: Callable[[], None],
+                 ready_timeout_s: float) -> None:
+        self.db, self.clock, self.supervisor, self.on_change = db, clock, supervisor, on_change
+        self.ready_timeout_s = ready_timeout_s
+
+    def admit(self, who: Principal, tenant: str, name: str, model_ref: str, options: Mapping[str, Any]) -> Deployment:
+        """Check rights and quota and record the deployment, atomically (runs off the event loop)."""
+        authorize(who, Action.DEPLOYMENT_WRITE, tenant)
+        names.check("deployment", name)
+        spec = parse_spec(model_ref, options)
+        with self.db.write() as conn:
+            version_id, version = model_rows.get_version(conn, tenant, spec.model, spec.model_version or None)
+            spec = dataclasses.replace(spec, model_version=version.version)
+            deployment_rows.insert(self.db, conn, tenant, name, spec, version_id, who.key_id, self.clock.now())
+            deployment = deployment_rows.get(conn, tenant, name)
+        self.on_change()
+        return deployment
+
+    async def create(self, who: Principal, tenant: str, name: str, model_ref: str,
+                     options: Mapping[str, Any]) -> DeploymentStatus:
+        deployment = await asyncio.to_thread(self.admit, who, tenant, name, model_ref, options)
+        self.supervisor.apply(deployment)
+        await self.supervisor.wait_ready(deployment.id, self.ready_timeout_s)
+        return self._status(deployment)
+
+    async def delete(self, who: Principal, tenant: str, name: str) -> None:
+        authorize(who, Action.DEPLOYMENT_WRITE, tenant)
+        deployment = await asyncio.to_thread(self._get, tenant, name)
+        await self.supervisor.remove(deployment.id)
+        await asyncio.to_thread(self._delete_row, deployment.id)
+
+    def _delete_row(self, deployment_id: int) -> None:
+        with self.db.write() as conn:
+            deployment_rows.delete(conn, deployment_id)
+        self.on_change()
+
+    def _get(self, tenant: str, name: str) -> Deployment:
+        with self.db.read() as conn:
+            return deployment_rows.get(conn, tenant, name)
+
+    def list(self, who: Principal, tenant: str | None = None) -> list[DeploymentStatus]:
+        scope = tenant if tenant is not None else who.tenant
+        authorize(who, Action.DEPLOYMENT_READ, scope)
+        with self.db.read() as conn:
+            return [self._status(d) for d in deployment_rows.list_all(conn, scope)]
+
+    def status(self, who: Principal, tenant: str, name: str) -> DeploymentStatus:
+        authorize(who, Action.DEPLOYMENT_READ, tenant)
+        return self._status(self._get(tenant, name))
+
+    def _status(self, deployment: Deployment) -> DeploymentStatus:
+        return DeploymentStatus(deployment, self.supervisor.status(deployment.id))
+
+    def start_all(self) -> list[Deployment]:
+        """Bring every recorded deployment back up (at start, after a restart)."""
+        with self.db.read() as conn:
+            deployments = deployment_rows.list_all(conn)
+        for d in deployments:
+            self.supervisor.apply(d)
+        return deployments

@@ -1,0 +1,194 @@
+"""Replica processes: start N per deployment, wait for readiness, restart the ones that die,
+stop them all on shutdown.
+
+Replicas run in their own session (a Ctrl-C in the terminal reaches only `aiplane up`, which
+then stops them in order) and watch their parent, so none outlives a supervisor killed hard.
+Each has its own working and temporary directory; nothing writable is shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from aiplane.domain.deployments import Deployment
+
+log = logging.getLogger("aiplane.supervisor")
+
+_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_MAX_SOCKET_PATH = 100  # sockaddr_un holds 108 bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaStatus:
+    index: int
+    state: str  # starting | ready | restarting | stopped
+    pid: int | None
+    restarts: int
+
+
+class _Replica:
+    def __init__(self, sup: Supervisor, dep: Deployment, index: int) -> None:
+        self.sup, self.dep, self.index = sup, dep, index
+        self.workdir = sup.replica_root / dep.tenant / f"{dep.name}-{index}"
+        self.socket = str(sup.socket_dir / f"d{dep.id}-r{index}.sock")
+        self.proc: asyncio.subprocess.Process | None = None
+        self.state = "starting"
+        self.restarts = 0
+        self.stopping = False
+        self.ready = asyncio.Event()
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=f"replica {dep.tenant}/{dep.name}#{index}")
+
+    def status(self) -> ReplicaStatus:
+        pid = self.proc.pid if self.proc and self.proc.returncode is None else None
+        return ReplicaStatus(self.index, self.state, pid, self.restarts)
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while not self.stopping:
+            started = asyncio.get_running_loop().time()
+            try:
+                await self._spawn()
+            except OSError as exc:
+                log.error("cannot start replica %s/%s#%d: %s", self.dep.tenant, self.dep.name, self.index, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if await self._wait_ready():
+                self._set_state("ready")
+                self.ready.set()
+            assert self.proc is not None
+            code = await self.proc.wait()
+            self.ready.clear()
+            if self.stopping:
+                break
+            self._set_state("restarting")
+            self.restarts += 1
+            log.warning("replica %s/%s#%d exited with code %s; restarting", self.dep.tenant, self.dep.name,
+                        self.index, code)
+            if asyncio.get_running_loop().time() - started > 30:
+                backoff = 0.5
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+        self._set_state("stopped")
+
+    async def _spawn(self) -> None:
+        tmp = self.workdir / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        Path(self.socket).unlink(missing_ok=True)
+        env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
+        env.update(HOME=str(self.workdir), TMPDIR=str(tmp), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+        spec = self.dep.spec
+        cmd = [sys.executable, "-m", "aiplane", "serve-model", "--model", str(self.sup.artifact(self.dep.artifact_digest)),
+               "--socket", self.socket, "--name", self.dep.name, "--model-version", str(spec.model_version),
+               "--parent-pid", str(os.getpid()), "--max-body-bytes", str(self.sup.max_body_bytes)]
+        with open(self.workdir / "replica.log", "ab") as logfile:
+            self.proc = await asyncio.create_subprocess_exec(
+                *cmd, cwd=self.workdir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=logfile,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            )
+        self._set_state("starting")
+
+    async def _wait_ready(self) -> bool:
+        assert self.proc is not None
+        deadline = asyncio.get_running_loop().time() + self.sup.ready_timeout_s
+        while asyncio.get_running_loop().time() < deadline and not self.stopping:
+            if self.proc.returncode is not None:
+                return False
+            if await _probe(self.socket):
+                return True
+            await asyncio.sleep(0.05)
+        if self.proc.returncode is None and not self.stopping:
+            log.warning("replica %s/%s#%d not ready in %.0f s; killing it", self.dep.tenant, self.dep.name,
+                        self.index, self.sup.ready_timeout_s)
+            self.proc.kill()
+        return False
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.sup.announce(self.dep.id)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        proc = self.proc
+        if proc and proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+        self._set_state("stopped")
+        Path(self.socket).unlink(missing_ok=True)
+
+
+async def _probe(socket: str) -> bool:
+    try:
+        reader, writer = await asyncio.open_unix_connection(socket)
+    except OSError:
+        return False
+    try:
+        writer.write(b"GET /v2/health/ready HTTP/1.1\r\nhost: replica\r\nconnection: close\r\n\r\n")
+        line = await asyncio.wait_for(reader.readline(), 2)
+        return line.split(b" ")[1:2] == [b"200"]
+    except (OSError, asyncio.TimeoutError, IndexError):
+        return False
+    finally:
+        writer.close()
+
+
+class Supervisor:
+    def __init__(self, data_dir: Path, artifact: Callable[[str], Path], ready_timeout_s: float,
+                 max_body_bytes: int, on_change: Callable[[int, list[str]], None]) -> None:
+        self.replica_root = data_dir.resolve() / "replicas"
+        self.socket_dir = data_dir.resolve() / "run"
+        if len(str(self.socket_dir)) > _MAX_SOCKET_PATH - 16:
+            self.socket_dir = Path(tempfile.mkdtemp(prefix="aiplane-run-"))
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.artifact = artifact
+        self.ready_timeout_s = ready_timeout_s
+        self.max_body_bytes = max_body_bytes
+        self.on_change = on_change
+        self._replicas: dict[int, list[_Replica]] = {}
+
+    def announce(self, deployment_id: int) -> None:
+        ready = [r.socket for r in self._replicas.get(deployment_id, []) if r.state == "ready"]
+        self.on_change(deployment_id, ready)
+
+    def apply(self, dep: Deployment) -> None:
+        """Start replicas until `dep.replicas` run (scaling down comes with the autoscaler)."""
+        replicas = self._replicas.setdefault(dep.id, [])
+        while len(replicas) < dep.replicas:
+            replicas.append(_Replica(self, dep, len(replicas)))
+
+    async def wait_ready(self, deployment_id: int, timeout: float) -> bool:
+        waits = [r.ready.wait() for r in self._replicas.get(deployment_id, [])]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def remove(self, deployment_id: int) -> None:
+        replicas = self._replicas.get(deployment_id, [])
+        await asyncio.gather(*(r.stop() for r in replicas))
+        self._replicas.pop(deployment_id, None)
+        self.on_change(deployment_id, [])
+
+    async def stop_all(self) -> None:
+        await asyncio.gather(*(self.remove(d) for d in list(self._replicas)))
+
+    def status(self, deployment_id: int) -> list[ReplicaStatus]:
+        return [r.status() for r in self._replicas.get(deployment_id, [])]

@@ -1,0 +1,1 @@
+"""Pure domain logic: plain data and policies, no I/O, no web, no SQL."""

@@ -1,0 +1,64 @@
+"""Deployments: the desired state of a served model version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiplane.domain.admission import Resources
+from aiplane.domain.errors import InvalidInput
+
+DEVICES_CPU = "cpu"
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    model: str
+    model_version: int
+    device: str = DEVICES_CPU
+    cpus_milli: int = 1000
+    memory_bytes: int = 1 << 30
+    min_replicas: int = 1
+    max_replicas: int = 1
+    target_concurrency: int = 8
+    max_batch_size: int = 1
+    max_batch_delay_ms: float = 0.0
+    payload_logging: bool = False
+
+    def validate(self) -> DeploymentSpec:
+        if self.max_replicas < max(self.min_replicas, 1):
+            raise InvalidInput(
+                f"max-replicas {self.max_replicas} is below min-replicas {self.min_replicas}; "
+                "set max-replicas to at least min-replicas and at least 1."
+            )
+        if self.cpus_milli <= 0 or self.memory_bytes <= 0:
+            raise InvalidInput("cpus and memory per replica must be greater than zero.")
+        if self.max_batch_size < 1:
+            raise InvalidInput(f"max-batch-size {self.max_batch_size} must be at least 1.")
+        if self.max_batch_delay_ms < 0:
+            raise InvalidInput(f"max-batch-delay-ms {self.max_batch_delay_ms} must not be negative.")
+        if self.device != DEVICES_CPU:
+            raise InvalidInput(
+                f"device {self.device!r} is not available on this machine; use --device cpu."
+            )
+        return self
+
+    @property
+    def desired_replicas(self) -> int:
+        """Replicas to run now: the minimum, and at least one until scale-to-zero exists."""
+        return max(self.min_replicas, 1)
+
+    def per_replica(self) -> Resources:
+        return Resources(cpus_milli=self.cpus_milli, memory_bytes=self.memory_bytes, replicas=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    id: int
+    tenant: str
+    name: str
+    spec: DeploymentSpec
+    artifact_digest: str
+    created_at: datetime
+    created_by: str | None
+    replicas: int  # admitted replica count (capacity reserved against the quota)

@@ -1,0 +1,145 @@
+"""The data-plane front door: /v2 as pure ASGI.
+
+Per request: one header pass, one dict lookup for the key, one for the route, then the body
+bytes go to a replica unchanged and its answer comes back unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+import orjson
+
+from aiplane import __version__
+from aiplane.domain.errors import (AiplaneError, Forbidden, InvalidInput, NotFound, PayloadTooLarge,
+                                   Unauthorized, Unavailable)
+from aiplane.domain.policy import Action, Principal
+from aiplane.gateway.forwarding import RoutingTable
+from aiplane.gateway.state import StateCache
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+STATUS = {InvalidInput: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, PayloadTooLarge: 413,
+          Unavailable: 503}
+_JSON = (b"content-type", b"application/json")
+_LIVE = orjson.dumps({"live": True})
+_READY = orjson.dumps({"ready": True})
+_SERVER = orjson.dumps({"name": "aiplane", "version": __version__, "extensions": []})
+_FORWARDED = (b"content-type", b"inference-header-content-length")
+
+
+class Gateway:
+    def __init__(self, cache: StateCache, routing: RoutingTable, max_body_bytes: int, timeout_s: float) -> None:
+        self.cache = cache
+        self.routing = routing
+        self.max_body_bytes = max_body_bytes
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        if path == "/v2/health/live":
+            return await _reply(send, 200, _LIVE)
+        if path == "/v2/health/ready":
+            return await _reply(send, 200, _READY)
+        try:
+            status, headers, body = await self._handle(scope, receive, path)
+        except AiplaneError as exc:
+            status, headers, body = _error(exc)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": headers + [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(self, scope: Scope, receive: Receive, path: str) -> tuple[int, list[Any], bytes]:
+        authorization = None
+        named_tenant = None
+        forwarded = []
+        length = 0
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"x-aiplane-tenant":
+                named_tenant = value.decode("latin-1")
+            elif name in _FORWARDED:
+                forwarded.append(name + b": " + value)
+            elif name == b"content-length":
+                length = int(value) if value.isdigit() else 0
+        principal = self.cache.authenticate(authorization)
+        if not principal.may(Action.PREDICT):
+            raise Forbidden(f"role {principal.role.value!r} may not call the data plane; use a predictor key.")
+        tenant = _tenant_of(principal, named_tenant)
+        if path in ("/v2", "/v2/"):
+            return 200, [_JSON], _SERVER
+        parts = path.split("/")  # ['', 'v2', 'models', name, ...]
+        if len(parts) < 4 or parts[2] != "models":
+            raise NotFound(f"no route for {scope['method']} {path}.")
+        route = self.cache.route(tenant, parts[3])
+        if route is None or (len(parts) >= 6 and parts[4] == "versions" and parts[5] != route.model_version):
+            raise NotFound(f"model {parts[3]!r} is not deployed in tenant {tenant!r}.")
+        if length > self.max_body_bytes:
+            raise PayloadTooLarge(f"the request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes.")
+        body = await _read_body(receive, self.max_body_bytes)
+        target = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
+        head = b"\r\n".join(
+            [scope["method"].encode() + b" " + target + b" HTTP/1.1", b"host: replica",
+             b"content-length: " + str(len(body)).encode(), *forwarded]
+        ) + b"\r\n\r\n"
+        return await self._forward(route.deployment_id, head, body)
+
+    async def _forward(self, deployment_id: int, head: bytes, body: bytes) -> tuple[int, list[Any], bytes]:
+        attempts = max(1, min(2, self.routing.ready_count(deployment_id)))
+        for attempt in range(attempts):
+            pool = self.routing.pick(deployment_id)
+            try:
+                return await pool.request(head, body, self.timeout_s)
+            except Unavailable:
+                if attempt + 1 == attempts:
+                    raise
+            except asyncio.TimeoutError:
+                return 504, [_JSON], orjson.dumps({"error": f"the model did not answer within {self.timeout_s:g} s."})
+        raise Unavailable("no replica answered; retry shortly.")  # pragma: no cover - loop always returns
+
+
+def _tenant_of(principal: Principal, named: str | None) -> str:
+    if principal.tenant is not None:
+        return principal.tenant
+    if not named:
+        raise InvalidInput("a platform key must name the tenant with the X-Aiplane-Tenant header.")
+    return named
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes.")
+        return body
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body", False):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(exc: AiplaneError) -> tuple[int, list[Any], bytes]:
+    status = STATUS.get(type(exc), 500)
+    headers: list[Any] = [_JSON]
+    if isinstance(exc, Unauthorized):
+        headers.append((b"www-authenticate", b"Bearer"))
+    if isinstance(exc, Unavailable):
+        headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
+    return status, headers, orjson.dumps({"error": exc.message})
+
+
+async def _reply(send: Send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [_JSON, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,112 @@
+"""Forward request bytes to a replica over a pooled keep-alive Unix-socket connection.
+
+A deliberately small HTTP/1.1 client: the peer is always our own replica (uvicorn), which
+answers every request with a Content-Length. General-purpose async clients cost an order of
+magnitude more per request here (see docs/design-tradeoffs.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from aiplane.domain.errors import Unavailable
+
+Header = tuple[bytes, bytes]
+_PASS_BACK = (b"content-type", b"inference-header-content-length")
+
+
+class ReplicaPool:
+    """Idle keep-alive connections to one replica socket, at most `size` open at once."""
+
+    def __init__(self, socket_path: str, size: int) -> None:
+        self.socket_path = socket_path
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._slots = asyncio.Semaphore(size)
+        self.closed = False
+
+    async def request(self, head: bytes, body: bytes, timeout: float) -> tuple[int, list[Header], bytes]:
+        async with self._slots:
+            reused = bool(self._idle)
+            conn = self._idle.pop() if reused else await self._connect()
+            try:
+                result = await asyncio.wait_for(_exchange(conn, head, body), timeout)
+            except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
+                conn[1].close()
+                if not reused:
+                    raise Unavailable("the model replica closed the connection; retry shortly.") from exc
+                # An idle connection the replica had closed: try once more on a fresh one.
+                conn = await self._connect()
+                result = await asyncio.wait_for(_exchange(conn, head, body), timeout)
+            except BaseException:
+                conn[1].close()
+                raise
+            if self.closed:
+                conn[1].close()
+            else:
+                self._idle.append(conn)
+            return result
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await asyncio.open_unix_connection(self.socket_path, limit=1 << 20)
+        except OSError as exc:
+            raise Unavailable("the model replica is not accepting connections; retry shortly.") from exc
+
+    def close(self) -> None:
+        self.closed = True
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
+
+
+async def _exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], head: bytes,
+                    body: bytes) -> tuple[int, list[Header], bytes]:
+    reader, writer = conn
+    writer.write(head + body if len(body) < 65536 else head)
+    if len(body) >= 65536:
+        writer.write(body)
+    raw = await reader.readuntil(b"\r\n\r\n")
+    lines = raw.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length = 0
+    headers: list[Header] = []
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name in _PASS_BACK:
+            headers.append((name, value.strip()))
+    payload = await reader.readexactly(length) if length else b""
+    return status, headers, payload
+
+
+class RoutingTable:
+    """Ready replicas per deployment, with round-robin choice among them."""
+
+    def __init__(self, connections_per_replica: int) -> None:
+        self.size = connections_per_replica
+        self._pools: dict[int, list[ReplicaPool]] = {}
+        self._turns: dict[int, itertools.cycle[ReplicaPool]] = {}
+
+    def set_replicas(self, deployment_id: int, sockets: list[str]) -> None:
+        old = {p.socket_path: p for p in self._pools.get(deployment_id, [])}
+        pools = [old.pop(s, None) or ReplicaPool(s, self.size) for s in sockets]
+        for gone in old.values():
+            gone.close()
+        if pools:
+            self._pools[deployment_id] = pools
+            self._turns[deployment_id] = itertools.cycle(pools)
+        else:
+            self._pools.pop(deployment_id, None)
+            self._turns.pop(deployment_id, None)
+
+    def pick(self, deployment_id: int) -> ReplicaPool:
+        turn = self._turns.get(deployment_id)
+        if turn is None:
+            raise Unavailable("no replica of this deployment is ready yet; retry shortly.", retry_after=1.0)
+        return next(turn)
+
+    def ready_count(self, deployment_id: int) -> int:
+        return len(self._pools.get(deployment_id, ()))

@@ -1,0 +1,1 @@
+"""Adapters to inference runtimes (ONNX Runtime) and model converters (skl2onnx)."""

@@ -1,0 +1,82 @@
+"""ONNX Runtime adapter: open a model, read its signature, check it against validation data."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from aiplane.domain.errors import InvalidInput
+from aiplane.domain.registry import Signature, TensorSpec
+
+ONNX_TO_V2 = {
+    "tensor(bool)": "BOOL", "tensor(uint8)": "UINT8", "tensor(uint16)": "UINT16",
+    "tensor(uint32)": "UINT32", "tensor(uint64)": "UINT64", "tensor(int8)": "INT8",
+    "tensor(int16)": "INT16", "tensor(int32)": "INT32", "tensor(int64)": "INT64",
+    "tensor(float16)": "FP16", "tensor(float)": "FP32", "tensor(double)": "FP64",
+    "tensor(bfloat16)": "BF16", "tensor(string)": "BYTES",
+}
+
+
+def open_session(model: bytes | str, threads: int = 1) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises several untyped errors for a bad file
+        raise InvalidInput("the file is not a valid ONNX model that ONNX Runtime can load.") from exc
+
+
+def _spec(arg: Any) -> TensorSpec:
+    datatype = ONNX_TO_V2.get(arg.type)
+    if datatype is None:
+        raise InvalidInput(
+            f"tensor {arg.name!r} has type {arg.type}, which the Open Inference Protocol cannot carry; "
+            "export the model with plain tensor inputs and outputs (for scikit-learn: zipmap disabled)."
+        )
+    shape = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in (arg.shape or []))
+    return TensorSpec(name=arg.name, datatype=datatype, shape=shape)
+
+
+def signature(session: ort.InferenceSession) -> Signature:
+    return Signature(
+        inputs=tuple(_spec(i) for i in session.get_inputs()),
+        outputs=tuple(_spec(o) for o in session.get_outputs()),
+    )
+
+
+def load_validation(data: bytes) -> dict[str, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as exc:
+        raise InvalidInput("the validation file is not a NumPy .npz archive; save it with numpy.savez(X=..., y=...).") from exc
+    if "X" not in arrays:
+        raise InvalidInput(f"the validation file has arrays {sorted(arrays)} but no 'X'; save features as X (and labels as y).")
+    return arrays
+
+
+def evaluate(session: ort.InferenceSession, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Run the model on validation X; report accuracy (or MAE) against y when given."""
+    first = session.get_inputs()[0]
+    x = arrays["X"]
+    dtype = np.float32 if first.type == "tensor(float)" else None
+    try:
+        outputs = session.run(None, {first.name: x.astype(dtype) if dtype else x})
+    except Exception as exc:
+        raise InvalidInput(f"the model cannot run on the validation X of shape {list(x.shape)}: {str(exc).splitlines()[0]}") from exc
+    metrics: dict[str, Any] = {"validation_samples": int(x.shape[0])}
+    if "y" in arrays:
+        y = arrays["y"]
+        predicted = np.asarray(outputs[0]).reshape(len(y), -1)[:, 0] if len(outputs[0]) == len(y) else None
+        if predicted is None:
+            raise InvalidInput("the validation y does not have one label per row of X.")
+        if np.issubdtype(predicted.dtype, np.integer) or predicted.dtype == object:
+            metrics["accuracy"] = float(np.mean(predicted.astype(str) == y.astype(str)))
+        else:
+            metrics["mae"] = float(np.mean(np.abs(predicted.astype(np.float64) - y.astype(np.float64))))
+    return metrics

@@ -1,0 +1,109 @@
+"""The one settings object: typed, grouped, documented, read once at start-up.
+
+Every field names its environment variable (prefix AIPLANE_) and says why its default is
+what it is. `docs/configuration.md` lists them all; a test fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from aiplane.domain.errors import InvalidInput
+
+
+def _setting(default: Any, env: str, doc: str) -> Any:
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = _setting("127.0.0.1", "AIPLANE_HOST",
+                         "Address to bind. Loopback by default so nothing is exposed until you choose to.")
+    port: int = _setting(8080, "AIPLANE_PORT", "TCP port of the API, the data plane and the UI.")
+    data_dir: Path = _setting(Path(".aiplane"), "AIPLANE_DATA_DIR",
+                              "Where the database, artifacts, keys and replica sockets live.")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    database_url: str = _setting("", "AIPLANE_DATABASE_URL",
+                                 "SQLAlchemy URL; empty means SQLite (WAL) at DATA_DIR/aiplane.db. "
+                                 "Use postgresql+psycopg://... for PostgreSQL.")
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    max_body_bytes: int = _setting(16 << 20, "AIPLANE_GATEWAY_MAX_BODY_BYTES",
+                                   "Largest inference request body accepted (413 above). 16 MiB holds "
+                                   "a batch of 100k FP32 features with room to spare.")
+    forward_timeout_s: float = _setting(60.0, "AIPLANE_GATEWAY_FORWARD_TIMEOUT_S",
+                                        "How long the gateway waits for a replica's answer before 504.")
+    connections_per_replica: int = _setting(64, "AIPLANE_GATEWAY_CONNECTIONS_PER_REPLICA",
+                                            "Keep-alive connections kept open to each replica; more "
+                                            "in-flight requests wait for a free one.")
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    max_upload_bytes: int = _setting(1 << 30, "AIPLANE_CONTROL_MAX_UPLOAD_BYTES",
+                                     "Largest model artifact or validation file accepted (413 above).")
+    replica_ready_timeout_s: float = _setting(60.0, "AIPLANE_REPLICA_READY_TIMEOUT_S",
+                                              "How long a new replica may take to load its model.")
+    state_poll_s: float = _setting(0.5, "AIPLANE_STATE_POLL_S",
+                                   "How often cached keys, tenants and routes are checked against the "
+                                   "store, so a change made elsewhere takes effect within a second.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
+
+    @property
+    def database_url(self) -> str:
+        if self.store.database_url:
+            return self.store.database_url
+        return f"sqlite:///{(self.server.data_dir / 'aiplane.db').resolve()}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from AIPLANE_* variables; `overrides` (group__field=value) win."""
+        env = os.environ if environ is None else environ
+        groups: dict[str, Any] = {}
+        for group in dataclasses.fields(cls):
+            group_cls = group.default_factory  # type: ignore[misc]
+            values: dict[str, Any] = {}
+            for f in dataclasses.fields(group_cls):
+                key = f"{group.name}__{f.name}"
+                raw = overrides.get(key)
+                if raw is None and f.metadata["env"] in env:
+                    raw = env[f.metadata["env"]]
+                if raw is not None:
+                    values[f.name] = _convert(f, raw)
+            groups[group.name] = group_cls(**values)
+        return cls(**groups)
+
+
+def _convert(f: dataclasses.Field[Any], raw: Any) -> Any:
+    kind = type(f.default)
+    try:
+        if kind is Path:
+            return Path(raw)
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"setting {f.metadata['env']} has value {raw!r}, which is not a valid {kind.__name__}.") from None
+
+
+def documented_fields() -> list[tuple[str, str]]:
+    """(environment variable, doc) of every setting, for the docs and their test."""
+    out = []
+    for group in dataclasses.fields(Settings):
+        for f in dataclasses.fields(group.default_factory):  # type: ignore[misc,arg-type]
+            out.append((f.metadata["env"], f.metadata["doc"]))
+    return out

@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy Core over SQLite (WAL) by default or PostgreSQL. No ORM."""

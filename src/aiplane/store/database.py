@@ -1,0 +1,92 @@
+"""Engine, connections and migrations.
+
+SQLite runs in WAL mode with synchronous=FULL (a committed transaction survives power loss)
+and foreign keys on; write transactions start with BEGIN IMMEDIATE so that two writers
+serialise at the start instead of failing at commit. PostgreSQL write transactions lock the
+rows they check (SELECT ... FOR UPDATE).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from aiplane.domain.errors import Unavailable
+from aiplane.store import tables
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        self._writer = self.engine.execution_options(aiplane_begin="IMMEDIATE")
+
+    def migrate(self) -> None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except sa.exc.OperationalError as exc:
+            raise Unavailable(f"the database at {self.safe_url} cannot be reached; check AIPLANE_DATABASE_URL.") from exc
+
+    @property
+    def safe_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction that bumps the state generation when it commits."""
+        with self._writer.begin() as conn:
+            yield conn
+            conn.execute(tables.state_generation.update().values(value=tables.state_generation.c.value + 1))
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def generation(self) -> int:
+        with self.read() as conn:
+            value = conn.execute(sa.select(tables.state_generation.c.value)).scalar_one_or_none()
+        return int(value or 0)
+
+    def lock_tenant(self, conn: sa.Connection, tenant: str) -> Any:
+        """The tenant row, locked for the rest of the transaction (SQLite: already serialised)."""
+        query = sa.select(tables.tenants).where(tables.tenants.c.name == tenant)
+        if not self.is_sqlite:
+            query = query.with_for_update()
+        return conn.execute(query).mappings().first()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        mode = conn.get_execution_options().get("aiplane_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

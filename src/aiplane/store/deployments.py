@@ -1,0 +1,89 @@
+"""Deployment rows: desired state, admitted against the tenant's quota in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+import sqlalchemy as sa
+
+from aiplane.domain import admission
+from aiplane.domain.deployments import Deployment, DeploymentSpec
+from aiplane.domain.errors import Conflict, NotFound
+from aiplane.store import tenants as tenant_rows
+from aiplane.store.database import Database
+from aiplane.store.tables import deployments, model_versions, models
+
+_JOINED = sa.select(
+    deployments, model_versions.c.version.label("model_version"), model_versions.c.digest,
+    models.c.name.label("model"),
+).join(model_versions, model_versions.c.id == deployments.c.model_version_id).join(
+    models, models.c.id == model_versions.c.model_id
+)
+
+
+def to_deployment(row: Mapping[str, Any]) -> Deployment:
+    spec = DeploymentSpec(
+        model=row["model"], model_version=row["model_version"], device=row["device"],
+        cpus_milli=row["cpus_milli"], memory_bytes=row["memory_bytes"],
+        min_replicas=row["min_replicas"], max_replicas=row["max_replicas"],
+        target_concurrency=row["target_concurrency"], max_batch_size=row["max_batch_size"],
+        max_batch_delay_ms=row["max_batch_delay_ms"], payload_logging=bool(row["payload_logging"]),
+    )
+    return Deployment(
+        id=row["id"], tenant=row["tenant"], name=row["name"], spec=spec, artifact_digest=row["digest"],
+        created_at=row["created_at"], created_by=row["created_by"], replicas=row["replicas"],
+    )
+
+
+def usage(conn: sa.Connection, tenant: str) -> admission.Resources:
+    total = admission.Resources()
+    for d in list_all(conn, tenant):
+        total = total.plus(d.spec.per_replica().times(d.replicas))
+    return total
+
+
+def insert(db: Database, conn: sa.Connection, tenant: str, name: str, spec: DeploymentSpec,
+           model_version_id: int, created_by: str | None, created_at: datetime) -> int:
+    """Admit and insert; the tenant row stays locked until the caller's transaction ends."""
+    row = db.lock_tenant(conn, tenant)
+    if row is None:
+        raise NotFound(f"tenant {tenant!r} does not exist; see 'aiplane tenant list'.")
+    exists = conn.execute(
+        sa.select(deployments.c.id).where(deployments.c.tenant == tenant, deployments.c.name == name)
+    ).first()
+    if exists:
+        raise Conflict(f"deployment {tenant}/{name} already exists; delete it first or choose another name.")
+    replicas = spec.desired_replicas
+    admission.check(tenant, tenant_rows.to_tenant(row).quota, usage(conn, tenant),
+                    spec.per_replica().times(replicas))
+    result = conn.execute(
+        deployments.insert().values(
+            tenant=tenant, name=name, model_version_id=model_version_id, device=spec.device,
+            cpus_milli=spec.cpus_milli, memory_bytes=spec.memory_bytes, min_replicas=spec.min_replicas,
+            max_replicas=spec.max_replicas, replicas=replicas, target_concurrency=spec.target_concurrency,
+            max_batch_size=spec.max_batch_size, max_batch_delay_ms=spec.max_batch_delay_ms,
+            payload_logging=spec.payload_logging, created_by=created_by, created_at=created_at,
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def get(conn: sa.Connection, tenant: str, name: str) -> Deployment:
+    row = conn.execute(
+        _JOINED.where(deployments.c.tenant == tenant, deployments.c.name == name)
+    ).mappings().first()
+    if row is None:
+        raise NotFound(f"deployment {tenant}/{name} does not exist; see 'aiplane deploy list {tenant}'.")
+    return to_deployment(row)
+
+
+def list_all(conn: sa.Connection, tenant: str | None = None) -> list[Deployment]:
+    query = _JOINED.order_by(deployments.c.tenant, deployments.c.name)
+    if tenant is not None:
+        query = query.where(deployments.c.tenant == tenant)
+    return [to_deployment(r) for r in conn.execute(query).mappings()]
+
+
+def delete(conn: sa.Connection, deployment_id: int) -> None:
+    conn.execute(deployments.delete().where(deployments.c.id == deployment_id))

@@ -1,0 +1,109 @@
+"""Table definitions, the single source the queries use. Migrations create the same shape
+(a test compares them)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timestamps stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+_tz = UTCDateTime()
+
+tenants = sa.Table(
+    "tenants", metadata,
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("cost_center", sa.String(128), nullable=True),
+    sa.Column("compliance", sa.JSON, nullable=False),
+    sa.Column("quota_cpus_milli", sa.BigInteger, nullable=True),
+    sa.Column("quota_memory_bytes", sa.BigInteger, nullable=True),
+    sa.Column("quota_gpus", sa.Integer, nullable=True),
+    sa.Column("quota_mig", sa.JSON, nullable=False),
+    sa.Column("quota_replicas", sa.Integer, nullable=True),
+    sa.Column("rate_limit", sa.Float, nullable=True),
+    sa.Column("created_at", _tz, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("tenant", sa.String(63), sa.ForeignKey("tenants.name", ondelete="CASCADE"), nullable=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("created_at", _tz, nullable=False),
+    sa.Column("expires_at", _tz, nullable=True),
+    sa.Column("revoked_at", _tz, nullable=True),
+    sa.Column("created_by", sa.String(32), nullable=True),
+)
+
+models = sa.Table(
+    "models", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(63), sa.ForeignKey("tenants.name", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(63), nullable=False),
+    sa.Column("created_at", _tz, nullable=False),
+    sa.UniqueConstraint("tenant", "name", name="uq_models_tenant_name"),
+)
+
+model_versions = sa.Table(
+    "model_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("source_format", sa.String(16), nullable=False),
+    sa.Column("signature", sa.JSON, nullable=False),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(32), nullable=True),
+    sa.Column("created_at", _tz, nullable=False),
+    sa.UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+)
+
+deployments = sa.Table(
+    "deployments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(63), sa.ForeignKey("tenants.name", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(63), nullable=False),
+    sa.Column("model_version_id", sa.Integer, sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("device", sa.String(32), nullable=False),
+    sa.Column("cpus_milli", sa.BigInteger, nullable=False),
+    sa.Column("memory_bytes", sa.BigInteger, nullable=False),
+    sa.Column("min_replicas", sa.Integer, nullable=False),
+    sa.Column("max_replicas", sa.Integer, nullable=False),
+    sa.Column("replicas", sa.Integer, nullable=False),
+    sa.Column("target_concurrency", sa.Integer, nullable=False),
+    sa.Column("max_batch_size", sa.Integer, nullable=False),
+    sa.Column("max_batch_delay_ms", sa.Float, nullable=False),
+    sa.Column("payload_logging", sa.Boolean, nullable=False),
+    sa.Column("created_by", sa.String(32), nullable=True),
+    sa.Column("created_at", _tz, nullable=False),
+    sa.UniqueConstraint("tenant", "name", name="uq_deployments_tenant_name"),
+)
+
+# One row whose value grows on every change to keys, tenants or deployments, so that every
+# process holding a cache of them notices a change made by another within one poll.
+state_generation = sa.Table(
+    "state_generation", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)

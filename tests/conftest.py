@@ -1,0 +1,184 @@
+"""Shared fixtures: a real trained model, real `aiplane up` processes on free ports, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_cli(*args: str, url: str | None = None, token: str | None = None, cwd: Path | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
+    if url:
+        env["AIPLANE_URL"] = url
+    if token:
+        env["AIPLANE_TOKEN"] = token
+    return subprocess.run([sys.executable, "-m", "aiplane", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=timeout)
+
+
+@dataclass
+class TrainedModel:
+    estimator: Any
+    pickle: Path
+    onnx: Path
+    validation: Path
+    x: np.ndarray
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
+    """LogisticRegression on scikit-learn's bundled breast_cancer data (30 FP32 features)."""
+    import joblib
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    from aiplane.runtime import sklearn_convert
+
+    x, y = load_breast_cancer(return_X_y=True)
+    x = x.astype(np.float32)
+    estimator = LogisticRegression(max_iter=5000).fit(x, y)
+    folder = tmp_path_factory.mktemp("model")
+    joblib.dump(estimator, folder / "model.pkl")
+    (folder / "model.onnx").write_bytes(sklearn_convert.convert(estimator))
+    np.savez(folder / "val.npz", X=x[:100], y=y[:100])
+    return TrainedModel(estimator, folder / "model.pkl", folder / "model.onnx", folder / "val.npz", x)
+
+
+class Platform:
+    """A real `aiplane up` process in its own session, with its own data directory."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, demo: bool = False) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env or {}
+        self.demo = demo
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir.parent / f"{data_dir.name}-up.log"
+
+    def start(self, timeout: float = 120) -> Platform:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
+        env.update(self.env)
+        cmd = [sys.executable, "-m", "aiplane", "up", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd + (["--demo"] if self.demo else []), stdout=log, stderr=subprocess.STDOUT,
+                                         env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"aiplane up exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"aiplane up did not become healthy:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    @property
+    def admin_key(self) -> str:
+        return (self.data_dir / "admin.key").read_text().strip()
+
+    def cli(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, url=self.url, token=token or self.admin_key)
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise AssertionError("aiplane up did not stop within 30 s of the signal")
+        return self.proc.returncode
+
+    def kill_everything(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture
+def platform_factory(tmp_path: Path) -> Iterator[Any]:
+    started: list[Platform] = []
+
+    def make(env: dict[str, str] | None = None, demo: bool = False, data_dir: Path | None = None) -> Platform:
+        p = Platform(data_dir or tmp_path / f"data{len(started)}", env, demo)
+        started.append(p)
+        return p
+
+    yield make
+    for p in started:
+        p.kill_everything()
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """One running platform shared by a module's tests (SQLite)."""
+    p = Platform(tmp_path_factory.mktemp("platform") / "data", {"AIPLANE_GATEWAY_MAX_BODY_BYTES": str(1 << 20)})
+    p.start()
+    yield p
+    p.stop()
+    p.kill_everything()
+
+
+def postgres_url() -> str:
+    url = os.environ.get("AIPLANE_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("AIPLANE_TEST_POSTGRES_URL is not set; run the tests with `make test`.")
+        pytest.skip("no PostgreSQL; `make test` starts one")
+    return url
+
+
+def reset_postgres(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+def pids_alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        stat = Path(f"/proc/{pid}/stat")
+        if stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z":
+            continue
+        alive.append(pid)
+    return alive

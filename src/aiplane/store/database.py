@@ -39,7 +39,8 @@ class Database:
         try:
             with self.engine.begin() as conn:
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                # "heads": independently added migrations (one per feature branch) all apply.
+                command.upgrade(cfg, "heads")
         except sa.exc.OperationalError as exc:
             raise Unavailable(f"the database at {self.safe_url} cannot be reached; check AIPLANE_DATABASE_URL.") from exc
 

@@ -63,6 +63,8 @@ def test_infer_equals_onnx_runtime_and_the_estimator(replica: httpx.Client, trai
     response = replica.post("/v2/models/bc/versions/1/infer", json=_body(rows, id="req-7"))
     assert response.status_code == 200, response.text
     doc = response.json()
+    assert response.headers["x-request-id"] == "req-7"
+    assert response.headers["x-aiplane-decision"].startswith("label=")
     assert doc["id"] == "req-7" and doc["model_name"] == "bc" and doc["model_version"] == "1"
     label = next(o for o in doc["outputs"] if o["name"] == "label")
     assert label["shape"] == [32] and label["datatype"] == "INT64"

@@ -13,7 +13,7 @@ import itertools
 from aiplane.domain.errors import Unavailable
 
 Header = tuple[bytes, bytes]
-_PASS_BACK = (b"content-type", b"inference-header-content-length")
+_PASS_BACK = (b"content-type", b"inference-header-content-length", b"x-request-id", b"x-aiplane-decision")
 
 
 class ReplicaPool:

@@ -52,8 +52,9 @@ class ModelApp:
         if scope["type"] != "http":
             return
         method, path = scope["method"], scope["path"]
+        headers = _JSON
         if method == "POST" and path in self.infer_paths:
-            status, body = await self._infer(scope, receive)
+            status, body, headers = await self._infer(scope, receive)
         else:
             answer = self.fixed.get((method, path))
             if answer is not None:
@@ -61,18 +62,24 @@ class ModelApp:
             else:
                 status, body = self._miss(method, path)
         await send({"type": "http.response.start", "status": status,
-                    "headers": _JSON + [(b"content-length", str(len(body)).encode())]})
+                    "headers": headers + [(b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
-    async def _infer(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
+    async def _infer(self, scope: Scope, receive: Receive) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         try:
             body = await read_body(receive, self.max_body_bytes)
             request = codec.decode(body, self.sig, self.max_elements)
             names = request.outputs or self.all_outputs
             arrays = self._run(request.inputs, names)
-            return 200, codec.encode(self.name, self.version, request.id, names, arrays)
+            # The request id (echoed or generated) and a decision summary travel as headers, so
+            # the gateway can audit an answer without parsing it.
+            headers = _JSON + [(b"x-request-id", request.id.encode("utf-8", "replace"))]
+            decision = codec.decision_summary(names, arrays)
+            if decision is not None:
+                headers.append((b"x-aiplane-decision", decision.encode("utf-8", "replace")))
+            return 200, codec.encode(self.name, self.version, request.id, names, arrays), headers
         except AiplaneError as exc:
-            return _STATUS.get(type(exc), 500), codec.error(exc.message)
+            return _STATUS.get(type(exc), 500), codec.error(exc.message), _JSON
 
     def _run(self, inputs: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
         try:

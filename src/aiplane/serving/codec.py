@@ -111,6 +111,16 @@ def encode(model_name: str, model_version: str, request_id: str, names: list[str
     return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
+def decision_summary(names: list[str], arrays: list[np.ndarray], limit: int = 32) -> str | None:
+    """A short, non-identifying summary of what the model decided, for the audit trail: the
+    first integer, boolean or string output (a classifier's label), when it is small."""
+    for name, array in zip(names, arrays):
+        if array.size <= limit and (array.dtype.kind in "iub" or array.dtype == object):
+            values = ",".join(str(_text(v)) for v in array.ravel().tolist())
+            return f"{name}={values}"[:256]
+    return None
+
+
 def _text(value: Any) -> Any:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 

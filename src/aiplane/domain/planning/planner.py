@@ -1,0 +1,118 @@
+"""`plan(portfolio)`: for each workload, rule options out, let cost pick, and walk the savings."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aiplane.domain.planning import costing, rules, savings, sizing
+from aiplane.domain.planning.catalog import Catalog, Placement
+from aiplane.domain.planning.plans import Costed, Decision, Option, PortfolioPlan, PriceLine, Stage, WorkloadPlan
+from aiplane.domain.planning.portfolio import Portfolio, Workload
+
+
+def plan(portfolio: Portfolio) -> PortfolioPlan:
+    return PortfolioPlan(portfolio.catalog, tuple(_workload(portfolio.catalog, w) for w in portfolio.workloads))
+
+
+def _workload(c: Catalog, w: Workload) -> WorkloadPlan:
+    training = _training(c, w) if w.training is not None else None
+    fixed = training.chosen.cost.monthly if training is not None and training.chosen is not None else 0.0
+    inference = _inference(c, w, fixed) if w.inference is not None else None
+    if inference is None and training is not None:
+        training = _ceiling(w, training, 0.0)
+    decisions = [d for d in (training, inference) if d is not None]
+    infeasible = next((_infeasible(c, w, d) for d in decisions if d.chosen is None), None)
+    lines: tuple[PriceLine, ...] = ()
+    if w.training is not None:
+        lines += costing.training_baseline(c, w, w.training).lines
+    if w.inference is not None:
+        lines += costing.inference_baseline(c, w).lines
+    return WorkloadPlan(w.name, _architecture(training, inference), training, inference, Costed(lines),
+                        () if infeasible else savings.walk(c, w, training, inference), infeasible)
+
+
+def _training(c: Catalog, w: Workload) -> Decision:
+    assert w.training is not None
+    options = tuple(dataclasses.replace(costing.training_option(c, w, w.training, p),
+                                        ruled_out=rules.training_ruled_out(w, p))
+                    for p in (Placement.CLOUD, Placement.ON_PREM))
+    return _decide(Stage.TRAINING, options, _breakeven(c, w))
+
+
+def _breakeven(c: Catalog, w: Workload) -> str:
+    p = c.prices
+    hours = p.hours_per_month * p.gpu_hour(w.gpu_model, Placement.ON_PREM) / p.gpu_hour(w.gpu_model, Placement.CLOUD)
+    return f"owning beats a cloud burst above {hours:.0f} GPU-hours per GPU per month"
+
+
+def _inference(c: Catalog, w: Workload, fixed: float) -> Decision:
+    options = []
+    for placement in Placement:
+        for device in ("gpu", "cpu"):
+            make = costing.gpu_option if device == "gpu" else costing.cpu_option
+            option = make(c, w, placement, w.quantization)
+            reason = rules.placement_ruled_out(w, placement) or rules.device_ruled_out(w, c.assumptions, placement,
+                                                                                      device)
+            options.append(dataclasses.replace(option, ruled_out=reason))
+    return _ceiling(w, _decide(Stage.INFERENCE, tuple(options), None), fixed)
+
+
+def _ceiling(w: Workload, decision: Decision, fixed: float) -> Decision:
+    """Rule out options that take the workload's monthly total over max_monthly_cost."""
+    if w.max_monthly_cost is None:
+        return decision
+    options = tuple(o if o.ruled_out or fixed + o.cost.monthly <= w.max_monthly_cost else dataclasses.replace(
+        o, ruled_out=f"the workload would cost ${fixed + o.cost.monthly:,.0f} a month, over max_monthly_cost "
+                     f"${w.max_monthly_cost:,.0f}") for o in decision.options)
+    extra = decision.why[-1:] if decision.stage is Stage.TRAINING and decision.why else ()
+    return _decide(decision.stage, options, extra[0] if extra else None)
+
+
+def _decide(stage: Stage, options: tuple[Option, ...], note: str | None) -> Decision:
+    left = [o for o in options if o.ruled_out is None]
+    chosen = min(left, key=lambda o: o.cost.monthly) if left else None
+    why = [f"{o.label}: ruled out, {o.ruled_out}" for o in options if o.ruled_out]
+    if chosen is not None:
+        others = [o for o in left if o is not chosen]
+        compared = "; ".join(f"{o.label} ${o.cost.monthly:,.0f}" for o in others)
+        why.append(f"{chosen.label}: chosen, cheapest left at ${chosen.cost.monthly:,.0f}/month"
+                   + (f" (vs {compared})" if compared else " (the only option left)"))
+    if note:
+        why.append(note)
+    return Decision(stage, chosen, options, tuple(why))
+
+
+def _infeasible(c: Catalog, w: Workload, decision: Decision) -> str:
+    reasons = [o.ruled_out or "" for o in decision.options]
+    if w.max_monthly_cost is not None and any("max_monthly_cost" in r for r in reasons):
+        cheapest = min(o.cost.monthly for o in decision.options if "max_monthly_cost" in (o.ruled_out or ""))
+        return (f"{w.path}.max_monthly_cost: ${w.max_monthly_cost:,.0f} is below the cheapest allowed plan "
+                f"(${cheapest:,.0f} a month); raise it or relax another requirement.")
+    latency = [o for o in decision.options if (o.ruled_out or "").startswith("latency")]
+    if latency and w.latency_p99_ms is not None:
+        fastest = min(_latency(c, w, o) for o in latency)
+        return (f"{w.path}.latency_p99_ms: {w.latency_p99_ms:g} ms cannot be met by any allowed option; the fastest "
+                f"needs {fastest:g} ms; raise it, allow another placement, or give a measured profile.")
+    listed = "; ".join(f"{o.label}: {o.ruled_out}" for o in decision.options)
+    return f"{w.path}: no {decision.stage.value} option is left ({listed})."
+
+
+def _latency(c: Catalog, w: Workload, option: Option) -> float:
+    a = c.assumptions
+    device_ms = sizing.cpu_ms(w, a) if option.device.startswith("cpu") else sizing.gpu_ms(w, a)
+    return a.rtt_ms(option.placement) + device_ms
+
+
+def _architecture(training: Decision | None, inference: Decision | None) -> str:
+    t = training.chosen.placement if training is not None and training.chosen is not None else None
+    i = inference.chosen.placement if inference is not None and inference.chosen is not None else None
+    places = {p for p in (t, i) if p is not None}
+    if not places:
+        return "infeasible"
+    kinds = {frozenset({Placement.CLOUD, Placement.ON_PREM}): "hybrid",
+             frozenset({Placement.CLOUD, Placement.EDGE}): "hybrid + edge",
+             frozenset({Placement.ON_PREM, Placement.EDGE}): "on-prem + edge"}
+    kind = kinds.get(frozenset(places), next(iter(places)).value)
+    parts = ([f"{'cloud-burst' if t is Placement.CLOUD else 'on-prem'} training"] if t else []) + (
+        [f"{i.value} inference"] if i else [])
+    return f"{kind}: {', '.join(parts)}"

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from starlette.exceptions import HTTPException
 
 from aiplane import __version__
-from aiplane.api import problems, services
+from aiplane.api import plan_routes, problems, services
 from aiplane.api.routes import build_router
 from aiplane.control import demo
 from aiplane.domain.errors import AiplaneError, NotFound
@@ -47,6 +47,7 @@ def create_app(settings: Settings, demo_mode: bool = False,
     api.add_exception_handler(RequestValidationError, problems.on_validation_error)
     api.add_exception_handler(HTTPException, problems.on_http_error)
     api.include_router(build_router(svc))
+    api.include_router(plan_routes.build_router(svc))
     _system_routes(api, svc)
     gateway = svc.gateway
     upload_limit = settings.control.max_upload_bytes

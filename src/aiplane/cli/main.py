@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from aiplane.cli import deploy, keys, models, predict, serve, tenants, up
+from aiplane.cli import deploy, keys, models, plan, predict, serve, tenants, up
 from aiplane.cli.output import errors
 from aiplane.domain.errors import AiplaneError
 
@@ -15,6 +15,7 @@ app = typer.Typer(help="aiplane: governed, multi-tenant model serving on one mac
 app.command("up")(up.up)
 app.command("serve-model")(serve.serve_model)
 app.command("predict")(predict.predict)
+app.command("plan")(plan.plan)
 app.add_typer(tenants.app, name="tenant", help="Tenants (teams) and their quotas.")
 app.add_typer(keys.app, name="key", help="API keys: create (shown once), list, revoke.")
 app.add_typer(models.app, name="model", help="Model registry: register, list, show.")

@@ -119,7 +119,6 @@ class Assumptions:
     cpu_max_model_gb: float = 1.0  # reference: GPU when the model is larger than 1 GB
     cpu_min_latency_ms: float = 100.0  # reference: GPU when latency under 100 ms is required
     cpu_max_peak_rps: float = 1000.0  # reference: GPU at thousands of requests per second
-    cpu_small_model_gb: float = 0.1  # reference: CPU when the model is under about 100 MB
     cpu_ms_base: float = 10.0  # estimated p99 of one request on one core: base + per GB of model
     cpu_ms_per_gb: float = 100.0
     gpu_ms_base: float = 5.0

@@ -71,7 +71,11 @@ def _ceiling(w: Workload, decision: Decision, fixed: float) -> Decision:
 def _decide(stage: Stage, options: tuple[Option, ...], note: str | None) -> Decision:
     left = [o for o in options if o.ruled_out is None]
     chosen = min(left, key=lambda o: o.cost.monthly) if left else None
-    why = [f"{o.label}: ruled out, {o.ruled_out}" for o in options if o.ruled_out]
+    ruled: dict[str, list[str]] = {}
+    for o in options:
+        if o.ruled_out:
+            ruled.setdefault(o.ruled_out, []).append(o.label)
+    why = [f"{', '.join(labels)}: ruled out, {reason}" for reason, labels in ruled.items()]
     if chosen is not None:
         others = [o for o in left if o is not chosen]
         compared = "; ".join(f"{o.label} ${o.cost.monthly:,.0f}" for o in others)

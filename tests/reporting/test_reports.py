@@ -93,3 +93,13 @@ def test_the_document_lists_infeasible_workloads_with_the_reason():
     doc = document.build(plan)
     assert doc["summary"]["infeasible"] == [plan.workloads[0].infeasible]
     assert doc["workloads"][0]["inference"]["chosen"] is None
+
+
+def test_the_planning_benchmark_runs():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "plan.py"), "3"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].split()[0] == "3"

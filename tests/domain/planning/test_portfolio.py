@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aiplane.domain.errors import InvalidInput
-from aiplane.domain.planning import portfolio
+from aiplane.domain.planning import planner, portfolio
+from aiplane.reporting import formats
+from aiplane.reporting.formats import ReportFormat
 from aiplane.domain.planning.catalog import Placement
 from tests.domain.planning.conftest import one
 
@@ -89,3 +95,40 @@ def test_price_overrides_change_the_figures_and_a_new_gpu_can_be_added():
     plan = one(doc, prices=prices)
     assert plan.baseline.monthly == pytest.approx(2 * 730 * 5)
     assert plan.baseline.lines[0].item == "MI300X GPU, cloud"
+
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**12), st.floats(allow_nan=True, allow_infinity=True),
+                    st.sampled_from(["", "x", "A100-80GB", "on-prem", "any", "cloud", "edge", "hipaa", "finance",
+                                     "1g.10gb"]),
+                    st.lists(st.sampled_from(["hipaa", "cloud", "on-prem", "edge", "x", "7g.80gb"]), max_size=3))
+_inner = st.dictionaries(st.sampled_from(["gpus", "hours_per_month", "utilization", "cpu_p99_ms", "gpu_p99_ms",
+                                          "training", "inference", "colour"]), _values, max_size=3)
+_workload = st.dictionaries(st.sampled_from(list(portfolio._WORKLOAD_FIELDS) + ["colour"]),
+                            st.one_of(_values, _inner), max_size=10).map(lambda d: {"name": "w", **d})
+_catalog_keys = ["hours_per_month", "amortization_months", "egress_gb", "edge_site_month", "pooling_headroom",
+                 "pooled_utilization", "baseline_utilization", "quantization_speedup", "cpu_ms_base",
+                 "cpu_ms_per_gb", "rtt_edge_ms", "cpu_node_cores", "default_gpu_model"]
+_prices = st.fixed_dictionaries({}, optional={
+    "gpus": st.dictionaries(st.sampled_from(["A100-80GB", "T4", "X1"]), st.dictionaries(
+        st.sampled_from(["memory_gb", "cloud_per_hour", "onprem_capex", "onprem_opex_per_hour", "mig"]), _values)),
+    "egress_gb": _values, "hours_per_month": _values})
+_assumptions = st.dictionaries(st.sampled_from(_catalog_keys[4:]), _values, max_size=4)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_workload, min_size=1, max_size=3), st.one_of(st.none(), _prices), st.one_of(st.none(), _assumptions))
+def test_property_any_document_gets_a_plan_or_one_sentence_naming_a_field(workloads, prices, assumptions):
+    doc = {"workloads": [{**w, "name": f"w{i}"} for i, w in enumerate(workloads)]}
+    if prices is not None:
+        doc["prices"] = prices
+    if assumptions is not None:
+        doc["assumptions"] = assumptions
+    try:
+        plan = planner.plan(portfolio.parse(doc))
+    except InvalidInput as exc:
+        assert exc.message.endswith(".") and "\n" not in exc.message
+        assert re.match(r"^(workloads(\[\d+\](\.[a-z_0-9]+(\[\d+\])?)*)?|prices|assumptions|the document)", exc.message)
+        return
+    for fmt in ReportFormat:
+        if fmt is not ReportFormat.TABLE:
+            assert formats.render(plan, fmt)

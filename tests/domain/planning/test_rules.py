@@ -138,3 +138,37 @@ def test_property_savings_add_up_to_baseline_minus_optimized(workload):
                 for option in decision.options:
                     assert option.cost.monthly == pytest.approx(sum(l.quantity * l.unit_price
                                                                     for l in option.cost.lines))
+
+
+_overrides = st.fixed_dictionaries({}, optional={
+    "assumptions": st.fixed_dictionaries({}, optional={
+        "pooling_headroom": st.floats(0, 2), "pooled_utilization": st.floats(0.01, 1),
+        "baseline_utilization": st.floats(0.01, 1), "quantization_speedup": st.floats(0.1, 10),
+        "rtt_edge_ms": st.floats(0, 100), "rtt_cloud_ms": st.floats(0, 200), "cpu_ms_per_gb": st.floats(0, 1000),
+        "cpu_ms_base": st.floats(0.01, 100), "peak_to_average": st.floats(0.1, 20),
+        "cpu_node_cores": st.floats(0.5, 256), "memory_overhead": st.floats(0.1, 4)}),
+    "prices": st.fixed_dictionaries({}, optional={
+        "gpus": st.fixed_dictionaries({"A100-80GB": st.fixed_dictionaries({}, optional={
+            "cloud_per_hour": st.floats(0.01, 100), "onprem_capex": st.floats(0, 1e6),
+            "onprem_opex_per_hour": st.floats(0, 10)})}),
+        "edge_site_month": st.floats(0, 1e4), "cpu_core_hour_onprem": st.floats(0, 1),
+        "hours_per_month": st.floats(1, 744), "amortization_months": st.floats(1, 120)}),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(workloads, _overrides)
+def test_property_any_valid_catalog_plans_and_renders_with_savings_that_add_up(workload, overrides):
+    from aiplane.reporting import formats
+    from aiplane.reporting.formats import ReportFormat
+
+    training = workload.get("training")
+    if training and training["hours_per_month"] > overrides.get("prices", {}).get("hours_per_month", 730):
+        workload = {**workload, "training": {**training, "hours_per_month": 1}}
+    plan = plan_of(workload, **overrides)
+    w = plan.workloads[0]
+    if w.infeasible is None:
+        assert sum(s.monthly for s in w.savings) == pytest.approx(w.baseline.monthly - w.optimized_monthly,
+                                                                  rel=1e-9, abs=1e-6)
+    for fmt in (ReportFormat.JSON, ReportFormat.MD, ReportFormat.HTML, ReportFormat.SVG):
+        assert formats.render(plan, fmt)

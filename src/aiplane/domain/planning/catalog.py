@@ -140,6 +140,9 @@ class Catalog:
 
 
 _FRACTIONS = {"baseline_utilization", "pooled_utilization", "cpu_target_utilization", "int8_memory_ratio"}
+# Assumptions that may be 0; every other one divides or multiplies something that must not vanish.
+_MAY_BE_ZERO = {"pooling_headroom", "response_kb", "rtt_cloud_ms", "rtt_onprem_ms", "rtt_edge_ms", "cpu_ms_per_gb",
+                "gpu_ms_per_gb"}
 _GPU_FIELDS = ("memory_gb", "cloud_per_hour", "onprem_capex", "onprem_opex_per_hour", "mig")
 
 
@@ -179,7 +182,7 @@ def _gpu(base: GpuPrice | None, model: str, raw: Any, path: str) -> GpuPrice:
         if missing:
             raise InvalidInput(f"{path}: a new GPU model needs {', '.join(missing)}; give every price field.")
         base = GpuPrice(model, 0, 0, 0, 0)
-    changes: dict[str, Any] = {k: fields.number(v, f"{path}.{k}", positive=k == "memory_gb")
+    changes: dict[str, Any] = {k: fields.number(v, f"{path}.{k}", positive=k in {"memory_gb", "cloud_per_hour"})
                                for k, v in doc.items() if k != "mig"}
     if "mig" in doc:
         names = fields.texts(doc["mig"], f"{path}.mig")
@@ -195,7 +198,7 @@ def _assumptions(base: Assumptions, raw: Any, path: str) -> Assumptions:
         if key == "default_gpu_model":
             changes[key] = fields.text(value, where)
         else:
-            changes[key] = fields.number(value, where, positive=key not in {"pooling_headroom", "response_kb"},
+            changes[key] = fields.number(value, where, positive=key not in _MAY_BE_ZERO,
                                          maximum=1.0 if key in _FRACTIONS else None)
     return dataclasses.replace(base, **changes)
 

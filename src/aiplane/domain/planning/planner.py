@@ -15,11 +15,15 @@ def plan(portfolio: Portfolio) -> PortfolioPlan:
 
 
 def _workload(c: Catalog, w: Workload) -> WorkloadPlan:
-    training = _training(c, w) if w.training is not None else None
-    fixed = training.chosen.cost.monthly if training is not None and training.chosen is not None else 0.0
-    inference = _inference(c, w, fixed) if w.inference is not None else None
-    if inference is None and training is not None:
-        training = _ceiling(w, training, 0.0)
+    training = inference = None
+    if w.training is not None:
+        options = _training_options(c, w)
+        if w.inference is None:
+            options = _ceiling(w, options, 0.0)
+        training = _decide(Stage.TRAINING, options, _breakeven(c, w))
+    if w.inference is not None:
+        fixed = training.chosen.cost.monthly if training is not None and training.chosen is not None else 0.0
+        inference = _decide(Stage.INFERENCE, _ceiling(w, _inference_options(c, w), fixed), None)
     decisions = [d for d in (training, inference) if d is not None]
     infeasible = next((_infeasible(c, w, d) for d in decisions if d.chosen is None), None)
     lines: tuple[PriceLine, ...] = ()
@@ -31,12 +35,11 @@ def _workload(c: Catalog, w: Workload) -> WorkloadPlan:
                         () if infeasible else savings.walk(c, w, training, inference), infeasible)
 
 
-def _training(c: Catalog, w: Workload) -> Decision:
+def _training_options(c: Catalog, w: Workload) -> tuple[Option, ...]:
     assert w.training is not None
-    options = tuple(dataclasses.replace(costing.training_option(c, w, w.training, p),
-                                        ruled_out=rules.training_ruled_out(w, p))
-                    for p in (Placement.CLOUD, Placement.ON_PREM))
-    return _decide(Stage.TRAINING, options, _breakeven(c, w))
+    return tuple(dataclasses.replace(costing.training_option(c, w, w.training, p),
+                                     ruled_out=rules.training_ruled_out(w, p))
+                 for p in (Placement.CLOUD, Placement.ON_PREM))
 
 
 def _breakeven(c: Catalog, w: Workload) -> str:
@@ -45,7 +48,7 @@ def _breakeven(c: Catalog, w: Workload) -> str:
     return f"owning beats a cloud burst above {hours:.0f} GPU-hours per GPU per month"
 
 
-def _inference(c: Catalog, w: Workload, fixed: float) -> Decision:
+def _inference_options(c: Catalog, w: Workload) -> tuple[Option, ...]:
     options = []
     for placement in Placement:
         for device in ("gpu", "cpu"):
@@ -54,18 +57,17 @@ def _inference(c: Catalog, w: Workload, fixed: float) -> Decision:
             reason = rules.placement_ruled_out(w, placement) or rules.device_ruled_out(w, c.assumptions, placement,
                                                                                       device)
             options.append(dataclasses.replace(option, ruled_out=reason))
-    return _ceiling(w, _decide(Stage.INFERENCE, tuple(options), None), fixed)
+    return tuple(options)
 
 
-def _ceiling(w: Workload, decision: Decision, fixed: float) -> Decision:
-    """Rule out options that take the workload's monthly total over max_monthly_cost."""
-    if w.max_monthly_cost is None:
-        return decision
-    options = tuple(o if o.ruled_out or fixed + o.cost.monthly <= w.max_monthly_cost else dataclasses.replace(
+def _ceiling(w: Workload, options: tuple[Option, ...], fixed: float) -> tuple[Option, ...]:
+    """Rule out options that take the workload's monthly total (`fixed` + the option) over max_monthly_cost."""
+    ceiling = w.max_monthly_cost
+    if ceiling is None:
+        return options
+    return tuple(o if o.ruled_out or fixed + o.cost.monthly <= ceiling else dataclasses.replace(
         o, ruled_out=f"the workload would cost ${fixed + o.cost.monthly:,.0f} a month, over max_monthly_cost "
-                     f"${w.max_monthly_cost:,.0f}") for o in decision.options)
-    extra = decision.why[-1:] if decision.stage is Stage.TRAINING and decision.why else ()
-    return _decide(decision.stage, options, extra[0] if extra else None)
+                     f"${ceiling:,.0f}") for o in options)
 
 
 def _decide(stage: Stage, options: tuple[Option, ...], note: str | None) -> Decision:

@@ -56,11 +56,22 @@ def _inference(c: Catalog, w: Workload, chosen: Option) -> list[Saving]:
     last = fp32
     if w.quantization:
         int8 = option(c, w, Placement.CLOUD, True)
+        change = f"{fp32.summary} -> {int8.summary}" if on_cpu else f"{fp32.device} -> {int8.device}"
         out.append(Saving(Lever.QUANTIZATION, fp32.cost.monthly - int8.cost.monthly,
-                          f"INT8: x{a.quantization_speedup:g} throughput, x{a.int8_memory_ratio:g} memory: "
-                          f"{fp32.summary} -> {int8.summary}"))
+                          f"INT8: x{a.quantization_speedup:g} throughput, x{a.int8_memory_ratio:g} memory: {change}"))
         last = int8
     if chosen.placement is not Placement.CLOUD:
         out.append(Saving(Lever.INFERENCE_PLACEMENT, last.cost.monthly - chosen.cost.monthly,
-                          f"cloud -> {chosen.placement.value}: {chosen.summary}"))
+                          _placement(c, w, chosen, on_cpu)))
     return out
+
+
+def _placement(c: Catalog, w: Workload, chosen: Option, on_cpu: bool) -> str:
+    p, where = c.prices, chosen.placement
+    if on_cpu:
+        rates = f"${p.core_hour(Placement.CLOUD):.3f} -> ${p.core_hour(where):.3f} per core-hour"
+    else:
+        rates = (f"${p.gpu_hour(w.gpu_model, Placement.CLOUD):.2f} -> ${p.gpu_hour(w.gpu_model, where):.2f} "
+                 "per GPU-hour")
+    sites = f", {max(1, w.edge_sites)} site(s) at ${p.edge_site_month:,.0f}/month" if where is Placement.EDGE else ""
+    return f"cloud -> {where.value} ({rates}, amortized{sites}): {chosen.summary}"

@@ -19,7 +19,7 @@ from aiplane.reporting import formats, report
 from aiplane.reporting.formats import ReportFormat
 
 WORKLOADS = typer.Argument(..., help="Portfolio YAML: prices:, assumptions:, workloads: (see docs/planning.md).",
-                           show_default=False)
+                           show_default=False, metavar="WORKLOADS.yaml")
 FORMAT = typer.Option(ReportFormat.TABLE, "--format", help="table (terminal), md, html, json, or svg (the savings chart alone).")
 OUT = typer.Option(None, "--out", help="Write the report to this file instead of standard output.")
 CATALOG = typer.Option(None, "--catalog", help="YAML file with prices: and assumptions: replacing built-in figures.")

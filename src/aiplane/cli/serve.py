@@ -19,10 +19,14 @@ def serve_model(
     model_version: str = typer.Option("1", "--model-version", help="Version reported and accepted in paths."),
     max_body_bytes: int = typer.Option(16 << 20, "--max-body-bytes", help="Largest request body accepted."),
     threads: int = typer.Option(1, "--threads", help="ONNX Runtime intra-op threads."),
+    max_batch_size: int = typer.Option(1, "--max-batch-size", help="Largest batch of rows run at once (1 = no batching)."),
+    max_batch_delay_ms: float = typer.Option(0.0, "--max-batch-delay-ms", help="Longest wait for a batch to fill."),
+    max_queue: int = typer.Option(1024, "--max-queue", help="Requests allowed to wait for a batch (503 beyond)."),
     parent_pid: int = typer.Option(None, "--parent-pid", hidden=True),
 ) -> None:
     """Serve one ONNX model over the Open Inference Protocol (KServe V2)."""
     if (port is None) == (socket is None):
         raise InvalidInput("give exactly one of --port or --socket.")
-    app = server.build_app(model, name or model.stem, model_version, max_body_bytes, threads)
+    batching = server.BatchingOptions(max_batch_size, max_batch_delay_ms, max_queue).validate()
+    app = server.build_app(model, name or model.stem, model_version, max_body_bytes, threads, batching)
     server.serve(app, host, port, socket, parent_pid)

@@ -88,7 +88,8 @@ class _Replica:
         spec = self.dep.spec
         cmd = [sys.executable, "-m", "aiplane", "serve-model", "--model", str(self.sup.artifact(self.dep.artifact_digest)),
                "--socket", self.socket, "--name", self.dep.name, "--model-version", str(spec.model_version),
-               "--parent-pid", str(os.getpid()), "--max-body-bytes", str(self.sup.max_body_bytes)]
+               "--parent-pid", str(os.getpid()), "--max-body-bytes", str(self.sup.max_body_bytes),
+               "--max-batch-size", str(spec.max_batch_size), "--max-batch-delay-ms", str(spec.max_batch_delay_ms)]
         with open(self.workdir / "replica.log", "ab") as logfile:
             self.proc = await asyncio.create_subprocess_exec(
                 *cmd, cwd=self.workdir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=logfile,

@@ -15,6 +15,7 @@ from aiplane import __version__
 from aiplane.domain.errors import (AiplaneError, Forbidden, InvalidInput, NotFound, PayloadTooLarge,
                                    Unauthorized, Unavailable)
 from aiplane.domain.policy import Action, Principal
+from aiplane.gateway import repository
 from aiplane.gateway.forwarding import RoutingTable
 from aiplane.gateway.state import StateCache
 
@@ -27,7 +28,8 @@ STATUS = {InvalidInput: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, P
 _JSON = (b"content-type", b"application/json")
 _LIVE = orjson.dumps({"live": True})
 _READY = orjson.dumps({"ready": True})
-_SERVER = orjson.dumps({"name": "aiplane", "version": __version__, "extensions": []})
+_SERVER = orjson.dumps({"name": "aiplane", "version": __version__,
+                        "extensions": ["binary_tensor_data", "model_repository"]})
 _FORWARDED = (b"content-type", b"inference-header-content-length")
 
 
@@ -72,6 +74,8 @@ class Gateway:
         tenant = _tenant_of(principal, named_tenant)
         if path in ("/v2", "/v2/"):
             return 200, [_JSON], _SERVER
+        if path == "/v2/repository/index" and scope["method"] == "POST":
+            return 200, [_JSON], repository.index(self.cache, self.routing, tenant, await _wants_ready(receive))
         parts = path.split("/")  # ['', 'v2', 'models', name, ...]
         if len(parts) < 4 or parts[2] != "models":
             raise NotFound(f"no route for {scope['method']} {path}.")
@@ -127,6 +131,14 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes.")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _wants_ready(receive: Receive) -> bool:
+    body = await _read_body(receive, 4096)
+    try:
+        return bool(body) and orjson.loads(body).get("ready") is True
+    except (orjson.JSONDecodeError, AttributeError):
+        raise InvalidInput("the repository index request must be empty or a JSON object like {\"ready\": true}.") from None
 
 
 def _error(exc: AiplaneError) -> tuple[int, list[Any], bytes]:

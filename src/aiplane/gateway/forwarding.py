@@ -13,7 +13,8 @@ import itertools
 from aiplane.domain.errors import Unavailable
 
 Header = tuple[bytes, bytes]
-_PASS_BACK = (b"content-type", b"inference-header-content-length", b"x-request-id", b"x-aiplane-decision")
+_PASS_BACK = (b"content-type", b"inference-header-content-length", b"x-request-id", b"x-aiplane-decision",
+              b"retry-after")
 
 
 class ReplicaPool:

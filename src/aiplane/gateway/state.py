@@ -71,3 +71,6 @@ class StateCache:
 
     def route(self, tenant: str, name: str) -> Route | None:
         return self._routes.get((tenant, name))
+
+    def routes_of(self, tenant: str) -> list[Route]:
+        return [r for (t, _), r in self._routes.items() if t == tenant]

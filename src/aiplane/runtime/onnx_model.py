@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import onnxruntime as ort
@@ -29,6 +29,39 @@ def open_session(model: bytes | str, threads: int = 1) -> ort.InferenceSession:
         return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises several untyped errors for a bad file
         raise InvalidInput("the file is not a valid ONNX model that ONNX Runtime can load.") from exc
+
+
+def runner(session: ort.InferenceSession, sig: Signature) -> Callable[[dict[str, np.ndarray], list[str]], list[np.ndarray]]:
+    """A function running the model on decoded V2 inputs; ORT's errors become InvalidInput."""
+    text = {t.name for t in sig.inputs if t.datatype == "BYTES"}
+    bf16 = {t.name for t in sig.inputs if t.datatype == "BF16"}
+
+    def run(inputs: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
+        feed: dict[str, Any] = inputs
+        if text or bf16:
+            feed = {n: _as_text(n, a) if n in text else _as_bf16(a) if n in bf16 else a for n, a in inputs.items()}
+        try:
+            return list(session.run(names, feed))
+        except Exception as exc:  # ORT reports bad values (e.g. out-of-range indices) as plain errors
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InvalidInput(f"the model rejected the input: {first[:300]}") from exc
+
+    return run
+
+
+def _as_text(name: str, array: np.ndarray) -> np.ndarray:
+    try:
+        values = [v.decode("utf-8") if isinstance(v, bytes) else v for v in array.ravel().tolist()]
+    except UnicodeDecodeError:
+        raise InvalidInput(f"input {name!r} is a string tensor, so its BYTES elements must be UTF-8 text.") from None
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out.reshape(array.shape)
+
+
+def _as_bf16(array: np.ndarray) -> Any:
+    # NumPy has no bfloat16: hand ORT the raw 16-bit words typed as ONNX BFLOAT16 (element type 16).
+    return ort.OrtValue.ortvalue_from_numpy_with_onnx_type(np.ascontiguousarray(array), 16)
 
 
 def _spec(arg: Any) -> TensorSpec:

@@ -1,4 +1,10 @@
-"""V2 JSON <-> NumPy, validated against the model's signature before anything is allocated."""
+"""V2 inference request and response documents <-> NumPy, JSON and binary tensor extension.
+
+A request body is a JSON document, optionally followed by binary tensors; the
+`Inference-Header-Content-Length` header says where the JSON ends. Inputs are validated
+against the model's signature (name, datatype, shape, element count) before any of their
+data is turned into an array.
+"""
 
 from __future__ import annotations
 
@@ -11,31 +17,29 @@ import orjson
 
 from aiplane.domain.errors import InvalidInput
 from aiplane.domain.registry import Signature, TensorSpec
+from aiplane.serving import tensors
 
-NUMPY_DTYPES: dict[str, Any] = {
-    "BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
-    "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
-    "FP16": np.float16, "FP32": np.float32, "FP64": np.float64, "BYTES": np.object_,
-}
-V2_OF_NUMPY = {np.dtype(v): k for k, v in NUMPY_DTYPES.items() if k != "BYTES"}
+_DUMPS = orjson.OPT_SERIALIZE_NUMPY
 
 
 class Request:
-    __slots__ = ("id", "inputs", "outputs", "parameters")
+    __slots__ = ("id", "inputs", "outputs", "parameters", "binary_output", "timeout_us")
 
-    def __init__(self, id: str, inputs: dict[str, np.ndarray], outputs: list[str] | None,
+    def __init__(self, id: str, inputs: dict[str, np.ndarray], outputs: list[tuple[str, bool | None]] | None,
                  parameters: dict[str, Any] | None) -> None:
         self.id = id
         self.inputs = inputs
-        self.outputs = outputs
+        self.outputs = outputs  # (name, as binary or None) in the requested order; None = all
         self.parameters = parameters
+        self.binary_output = bool(parameters and parameters.get("binary_data_output") is True)
+        timeout = parameters.get("timeout") if parameters else None
+        if timeout is not None and (type(timeout) is not int or timeout <= 0):
+            raise InvalidInput(f"parameter 'timeout' must be a positive integer of microseconds, got {timeout!r}.")
+        self.timeout_us: int | None = timeout
 
 
-def decode(body: bytes, sig: Signature, max_elements: int) -> Request:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the request body is not valid JSON ({exc.msg} at position {exc.pos}).") from None
+def decode(body: bytes, header_length: int | None, sig: Signature, max_elements: int) -> Request:
+    doc, binary = _split(body, header_length)
     if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list):
         raise InvalidInput("the request must be a JSON object with an 'inputs' list.")
     request_id = doc.get("id")
@@ -43,27 +47,49 @@ def decode(body: bytes, sig: Signature, max_elements: int) -> Request:
         request_id = uuid.uuid4().hex
     elif not isinstance(request_id, str):
         raise InvalidInput("the request 'id' must be a string.")
+    parameters = doc.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise InvalidInput("the request 'parameters' must be a JSON object.")
     expected = {t.name: t for t in sig.inputs}
     inputs: dict[str, np.ndarray] = {}
+    offset = 0
     for item in doc["inputs"]:
-        name, array = _decode_input(item, expected, max_elements)
+        name, array, offset = _decode_input(item, expected, max_elements, binary, offset)
         if name in inputs:
             raise InvalidInput(f"input {name!r} is given twice.")
         inputs[name] = array
+    if offset != len(binary):
+        raise InvalidInput(f"the body has {len(binary) - offset} binary bytes that no input claims with "
+                           "binary_data_size; check Inference-Header-Content-Length.")
     missing = [n for n in expected if n not in inputs]
     if missing:
         raise InvalidInput(f"the request lacks input(s) {missing}; the model needs {list(expected)}.")
-    return Request(request_id, inputs, _requested_outputs(doc.get("outputs"), sig), doc.get("parameters"))
+    return Request(request_id, inputs, _requested_outputs(doc.get("outputs"), sig), parameters)
 
 
-def _decode_input(item: Any, expected: dict[str, TensorSpec], max_elements: int) -> tuple[str, np.ndarray]:
+def _split(body: bytes, header_length: int | None) -> tuple[Any, memoryview]:
+    if header_length is not None and not 0 <= header_length <= len(body):
+        raise InvalidInput(f"Inference-Header-Content-Length {header_length} does not fit the body of "
+                           f"{len(body)} bytes; send the byte length of the JSON part.")
+    head = body if header_length is None else body[:header_length]
+    try:
+        doc = orjson.loads(head)
+    except orjson.JSONDecodeError as exc:
+        hint = ("; binary tensor data needs the Inference-Header-Content-Length header"
+                if header_length is None and ("trailing" in exc.msg.lower() or "utf-8" in exc.msg.lower()) else "")
+        raise InvalidInput(f"the request body is not valid JSON ({exc.msg} at position {exc.pos}){hint}.") from None
+    return doc, memoryview(body)[len(head):]
+
+
+def _decode_input(item: Any, expected: dict[str, TensorSpec], max_elements: int, binary: memoryview,
+                  offset: int) -> tuple[str, np.ndarray, int]:
     if not isinstance(item, dict):
         raise InvalidInput("each entry of 'inputs' must be an object with name, shape, datatype and data.")
     name = item.get("name")
     spec = expected.get(name) if isinstance(name, str) else None
     if spec is None:
         raise InvalidInput(f"input {name!r} is not an input of this model; it takes {list(expected)}.")
-    datatype = item.get("datatype")
+    datatype = tensors.check_datatype(spec.name, item.get("datatype"))
     if datatype != spec.datatype:
         raise InvalidInput(f"input {name!r} has datatype {datatype!r} but the model expects {spec.datatype!r}.")
     shape = item.get("shape")
@@ -74,41 +100,78 @@ def _decode_input(item: Any, expected: dict[str, TensorSpec], max_elements: int)
     count = math.prod(shape)
     if count > max_elements:
         raise InvalidInput(f"input {name!r} of shape {shape} has {count} elements, more than the limit {max_elements}.")
+    size = _binary_size(spec.name, item.get("parameters"))
+    if size is not None:
+        if "data" in item:
+            raise InvalidInput(f"input {name!r} has both 'data' and binary_data_size; send one of them.")
+        if offset + size > len(binary):
+            raise InvalidInput(f"input {name!r} claims {size} binary bytes but only {len(binary) - offset} remain "
+                               "after the JSON; check binary_data_size and Inference-Header-Content-Length.")
+        return spec.name, tensors.from_binary(spec.name, datatype, shape, count, binary[offset:offset + size]), offset + size
     if "data" not in item:
-        raise InvalidInput(f"input {name!r} has no 'data'.")
-    try:
-        array = np.asarray(item["data"], dtype=NUMPY_DTYPES[datatype])
-    except (ValueError, TypeError, OverflowError):
-        raise InvalidInput(f"input {name!r} has data that is not a regular array of {datatype} values.") from None
-    if array.size != count:
-        raise InvalidInput(f"input {name!r} has {array.size} values but shape {shape} needs {count}.")
-    return name, array.reshape(shape)
+        raise InvalidInput(f"input {name!r} has no 'data' (nor binary_data_size).")
+    if datatype == "BF16":
+        raise InvalidInput(f"input {name!r} is BF16, which JSON cannot carry; send it as binary tensor data.")
+    return spec.name, tensors.from_json(spec.name, datatype, shape, count, item["data"]), offset
 
 
-def _requested_outputs(outputs: Any, sig: Signature) -> list[str] | None:
+def _binary_size(name: str, parameters: Any) -> int | None:
+    if parameters is None:
+        return None
+    if not isinstance(parameters, dict):
+        raise InvalidInput(f"input {name!r} has 'parameters' that are not a JSON object.")
+    size = parameters.get("binary_data_size")
+    if size is not None and (type(size) is not int or size < 0):
+        raise InvalidInput(f"input {name!r} has binary_data_size {size!r}; it must be a non-negative integer.")
+    return size
+
+
+def _requested_outputs(outputs: Any, sig: Signature) -> list[tuple[str, bool | None]] | None:
     if outputs is None:
         return None
     known = [t.name for t in sig.outputs]
     if not isinstance(outputs, list):
         raise InvalidInput("'outputs' must be a list of objects with a 'name'.")
-    names = []
+    chosen: list[tuple[str, bool | None]] = []
     for o in outputs:
         name = o.get("name") if isinstance(o, dict) else None
         if name not in known:
             raise InvalidInput(f"output {name!r} is not an output of this model; it has {known}.")
-        names.append(name)
-    return names
+        parameters = o.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise InvalidInput(f"output {name!r} has 'parameters' that are not a JSON object.")
+        binary = parameters.get("binary_data")
+        chosen.append((str(name), binary if isinstance(binary, bool) else None))
+    return chosen  # binary None = follow binary_data_output
 
 
-def encode(model_name: str, model_version: str, request_id: str, names: list[str],
-           arrays: list[np.ndarray]) -> bytes:
+def encode(model_name: str, model_version: str, request: Request, names: list[str],
+           arrays: list[np.ndarray], datatypes: dict[str, str]) -> tuple[bytes, int | None]:
+    """The response body, and the JSON length when binary tensors follow it (else None)."""
+    as_binary = dict(request.outputs) if request.outputs else {}
     outputs = []
+    chunks = []
     for name, array in zip(names, arrays):
-        datatype = V2_OF_NUMPY.get(array.dtype, "BYTES")
-        data: Any = array.ravel() if datatype != "BYTES" else [_text(v) for v in array.ravel().tolist()]
-        outputs.append({"name": name, "datatype": datatype, "shape": list(array.shape), "data": data})
-    doc = {"model_name": model_name, "model_version": model_version, "id": request_id, "outputs": outputs}
-    return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+        datatype = datatypes.get(name) or tensors.datatype_of(array)
+        binary = as_binary.get(name)
+        if binary is None:
+            binary = request.binary_output
+        out: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
+        if binary:
+            raw = tensors.to_binary(array, datatype)
+            out["parameters"] = {"binary_data_size": len(raw)}
+            chunks.append(raw)
+        else:
+            out["data"] = tensors.to_json(array, datatype)
+        outputs.append(out)
+    doc: dict[str, Any] = {"model_name": model_name, "model_version": model_version, "id": request.id}
+    if request.parameters:
+        doc["parameters"] = request.parameters  # passed through: the model reads none of them
+    doc["outputs"] = outputs
+    head = orjson.dumps(doc, option=_DUMPS)
+    if not chunks:
+        return head, None
+    return b"".join([head, *chunks]), len(head)
 
 
 def decision_summary(names: list[str], arrays: list[np.ndarray], limit: int = 32) -> str | None:

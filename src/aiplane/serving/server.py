@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -13,13 +14,37 @@ import uvicorn
 from aiplane.domain.errors import InvalidInput
 from aiplane.runtime import onnx_model
 from aiplane.serving.app import ModelApp
+from aiplane.serving.batching import Batcher
 
 
-def build_app(model: Path, name: str, version: str, max_body_bytes: int, threads: int) -> ModelApp:
+@dataclass(frozen=True)
+class BatchingOptions:
+    max_batch_size: int = 1  # 1 = off: each request runs on the event loop as it arrives
+    max_batch_delay_ms: float = 0.0
+    max_queue: int = 1024
+
+    def validate(self) -> BatchingOptions:
+        if self.max_batch_size < 1 or self.max_batch_delay_ms < 0 or self.max_queue < 1:
+            raise InvalidInput(f"batching options {self} are out of range; use a max batch size and queue of "
+                               "at least 1 and a non-negative delay.")
+        return self
+
+
+def build_app(model: Path, name: str, version: str, max_body_bytes: int, threads: int,
+              batching: BatchingOptions | None = None) -> ModelApp:
     if not model.is_file():
         raise InvalidInput(f"model file {str(model)!r} does not exist.")
     session = onnx_model.open_session(str(model), threads=threads)
-    return ModelApp(session, onnx_model.signature(session), name, version, max_body_bytes)
+    sig = onnx_model.signature(session)
+    run = onnx_model.runner(session, sig)
+    batcher = None
+    if batching is not None and batching.max_batch_size > 1:
+        if not all(t.shape and t.shape[0] == -1 for t in sig.inputs):
+            raise InvalidInput("batching needs a model whose inputs all have a variable first (batch) dimension; "
+                               "export it with a dynamic batch axis or set --max-batch-size 1.")
+        batcher = Batcher(run, [t.name for t in sig.outputs], batching.max_batch_size,
+                          batching.max_batch_delay_ms / 1000, batching.max_queue)
+    return ModelApp(run, sig, name, version, max_body_bytes, batcher)
 
 
 def serve(app: ModelApp, host: str, port: int | None, socket: Path | None, parent_pid: int | None) -> None:

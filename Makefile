@@ -19,6 +19,9 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench-serving: $(STAMP)
+	bench/serving/run.sh
+
 typecheck: $(STAMP)
 	$(BIN)/mypy src/aiplane
 

@@ -42,6 +42,7 @@ class Batcher:
         self.max_delay_s = max_delay_s
         self.max_queue = max_queue
         self._queue: collections.deque[_Item] = collections.deque()
+        self._rows = 0  # rows waiting in the queue
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="onnxruntime")
         self._task: asyncio.Task[None] | None = None
@@ -54,7 +55,10 @@ class Batcher:
             self._task = asyncio.get_running_loop().create_task(self._drain(), name="batcher")
         item = _Item(inputs, asyncio.get_running_loop().create_future())
         self._queue.append(item)
-        self._wake.set()
+        self._rows += max(item.rows, 1)
+        # Wake the drain task only when it has something to do: a first request, or a full batch.
+        if len(self._queue) == 1 or self._rows >= self.max_batch_size:
+            self._wake.set()
         if timeout_s is None:
             return await item.future
         try:
@@ -70,16 +74,13 @@ class Batcher:
                 self._wake.clear()
                 await self._wake.wait()
             deadline = loop.time() + self.max_delay_s
-            while self._queued_rows() < self.max_batch_size and (left := deadline - loop.time()) > 0:
+            while self._rows < self.max_batch_size and (left := deadline - loop.time()) > 0:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), left)
                 except asyncio.TimeoutError:
                     break
             await self._run_batch(self._take())
-
-    def _queued_rows(self) -> int:
-        return sum(max(item.rows, 1) for item in self._queue)
 
     def _take(self) -> list[_Item]:
         """The oldest live request and the queued ones compatible with it, up to the row limit."""
@@ -100,6 +101,7 @@ class Batcher:
             else:
                 kept.append(item)
         self._queue = kept
+        self._rows = sum(max(item.rows, 1) for item in kept)
         return batch
 
     async def _run_batch(self, batch: list[_Item]) -> None:

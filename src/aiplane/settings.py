@@ -45,6 +45,17 @@ class GatewaySettings:
     connections_per_replica: int = _setting(64, "AIPLANE_GATEWAY_CONNECTIONS_PER_REPLICA",
                                             "Keep-alive connections kept open to each replica; more "
                                             "in-flight requests wait for a free one.")
+    auth_failures_per_minute: float = _setting(60.0, "AIPLANE_GATEWAY_AUTH_FAILURES_PER_MINUTE",
+                                               "Failed authentications (a key that is wrong, revoked or "
+                                               "expired) allowed per client address per minute, after the "
+                                               "burst; beyond it the address gets 429. A person mistyping "
+                                               "never gets near it; a key-guessing script does at once.")
+    auth_failure_burst: int = _setting(20, "AIPLANE_GATEWAY_AUTH_FAILURE_BURST",
+                                       "Failed authentications an address may make back to back before "
+                                       "the per-minute budget applies.")
+    last_used_flush_s: float = _setting(10.0, "AIPLANE_GATEWAY_LAST_USED_FLUSH_S",
+                                        "How often the keys' last-used times are written to the store, in "
+                                        "one batch; never once per request.")
 
 
 @dataclass(frozen=True)

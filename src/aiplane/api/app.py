@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, generate_latest
@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from starlette.exceptions import HTTPException
 
 from aiplane import __version__
-from aiplane.api import plan_routes, problems, services
+from aiplane.api import guarding, plan_routes, problems, services
 from aiplane.api.routes import build_router
 from aiplane.control import demo
 from aiplane.domain.errors import AiplaneError, NotFound
@@ -47,8 +47,9 @@ def create_app(settings: Settings, demo_mode: bool = False,
     api.add_exception_handler(RequestValidationError, problems.on_validation_error)
     api.add_exception_handler(HTTPException, problems.on_http_error)
     api.include_router(build_router(svc))
-    api.include_router(plan_routes.build_router(svc))
+    api.include_router(plan_routes.build_router(svc), dependencies=[Depends(guarding.guard(svc.cache))])
     _system_routes(api, svc)
+    guarding.check_covered(api.routes)
     gateway = svc.gateway
     upload_limit = settings.control.max_upload_bytes
 
@@ -129,16 +130,22 @@ def _lifespan(svc: services.Services, demo_mode: bool,
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
             await svc.supervisor.stop_all()
+            await asyncio.to_thread(svc.cache.write_last_used, svc.cache.take_last_used())
             svc.db.dispose()
 
     return lifespan
 
 
 async def _poll(svc: services.Services) -> None:
+    loop = asyncio.get_running_loop()
+    flushed = loop.time()
     while True:
         await asyncio.sleep(svc.settings.control.state_poll_s)
         try:
             await asyncio.to_thread(svc.cache.reload_if_changed)
+            if loop.time() - flushed >= svc.settings.gateway.last_used_flush_s:
+                flushed = loop.time()
+                await asyncio.to_thread(svc.cache.write_last_used, svc.cache.take_last_used())
         except Exception:  # the store may be briefly unreachable; keep serving from the cache
             log.warning("state reload failed; serving from the cached state", exc_info=True)
 

@@ -9,8 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from aiplane.domain import ratelimit
 from aiplane.domain.errors import (AiplaneError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge,
-                                   QuotaExceeded, Unauthorized, Unavailable)
+                                   QuotaExceeded, RateLimited, Unauthorized, Unavailable)
 
 STATUS: dict[type[AiplaneError], tuple[int, str]] = {
     InvalidInput: (400, "Invalid input"),
@@ -20,6 +21,7 @@ STATUS: dict[type[AiplaneError], tuple[int, str]] = {
     Conflict: (409, "Conflict"),
     PayloadTooLarge: (413, "Payload too large"),
     QuotaExceeded: (409, "Quota exceeded"),
+    RateLimited: (429, "Too many requests"),
     Unavailable: (503, "Unavailable"),
 }
 
@@ -38,6 +40,8 @@ async def on_aiplane_error(_request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, Unavailable):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(ratelimit.retry_after_header(exc.retry_after))
     return problem(status, title, exc.message, headers)
 
 

@@ -5,24 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from aiplane.api import views
-from aiplane.api.schemas import DeploymentCreate, KeyCreate, QuotaFields, TenantCreate
+from aiplane.api import guarding, views
+from aiplane.api.schemas import DeploymentCreate, DeploymentScale, KeyCreate, QuotaFields, TenantCreate
 from aiplane.api.services import Services
 from aiplane.domain.errors import InvalidInput
 from aiplane.domain.policy import Principal
 
-_bearer = HTTPBearer(auto_error=False, description="An aiplane API key.")
-
-
 def build_router(svc: Services) -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
-
-    def who(request: Request, _creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
-        return svc.cache.authenticate(request.headers.get("authorization"))
+    # The guard runs for every route of this router (FastAPI caches it per request, so the
+    # handlers' own Depends(who) reuse the same principal): see aiplane.api.guarding.
+    who = guarding.guard(svc.cache)
+    router = APIRouter(prefix=guarding.PREFIX, dependencies=[Depends(who)])
 
     # Tenants
     @router.post("/tenants", status_code=201, tags=["tenants"])
@@ -39,7 +35,8 @@ def build_router(svc: Services) -> APIRouter:
 
     @router.patch("/tenants/{tenant}", tags=["tenants"])
     def update_tenant(tenant: str, body: QuotaFields, p: Principal = Depends(who)) -> dict[str, Any]:
-        return views.tenant(svc.tenants.update(p, tenant, body.quota(), body.cost_center, body.compliance))
+        updated = svc.tenants.update(p, tenant, body.quota(), body.cost_center, body.compliance)
+        return {**views.tenant(updated.tenant), "warnings": list(updated.warnings)}
 
     @router.get("/tenants/{tenant}/quota", tags=["tenants"])
     def get_quota(tenant: str, p: Principal = Depends(who)) -> dict[str, Any]:
@@ -54,7 +51,7 @@ def build_router(svc: Services) -> APIRouter:
     # Keys
     @router.post("/keys", status_code=201, tags=["keys"])
     def create_key(body: KeyCreate, p: Principal = Depends(who)) -> dict[str, Any]:
-        record, secret = svc.keys.create(p, body.role, body.tenant, body.name, body.expires_in)
+        record, secret = svc.keys.create(p, body.role, body.tenant, body.name, body.expires_in, body.rate_limit)
         return views.key(record, secret)
 
     @router.get("/keys", tags=["keys"])
@@ -110,6 +107,11 @@ def build_router(svc: Services) -> APIRouter:
     @router.get("/tenants/{tenant}/deployments/{name}", tags=["deployments"])
     def get_deployment(tenant: str, name: str, p: Principal = Depends(who)) -> dict[str, Any]:
         return views.deployment(svc.deployments.status(p, tenant, name))
+
+    @router.post("/tenants/{tenant}/deployments/{name}/scale", tags=["deployments"])
+    async def scale_deployment(tenant: str, name: str, body: DeploymentScale,
+                               p: Principal = Depends(who)) -> dict[str, Any]:
+        return views.deployment(await svc.deployments.scale(p, tenant, name, body.replicas))
 
     @router.delete("/tenants/{tenant}/deployments/{name}", status_code=204, tags=["deployments"])
     async def delete_deployment(tenant: str, name: str, p: Principal = Depends(who)) -> None:

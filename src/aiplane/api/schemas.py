@@ -37,6 +37,11 @@ class KeyCreate(_Body):
     tenant: str | None = None
     name: str | None = None
     expires_in: str | None = None
+    rate_limit: Number | None = None
+
+
+class DeploymentScale(_Body):
+    replicas: int | str
 
 
 class DeploymentCreate(_Body):

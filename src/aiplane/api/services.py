@@ -13,6 +13,7 @@ from aiplane.control.tenants import TenantService
 from aiplane.domain.clock import SystemClock
 from aiplane.gateway.app import Gateway
 from aiplane.gateway.forwarding import RoutingTable
+from aiplane.gateway.limiting import AuthGuard, RequestLimits
 from aiplane.gateway.state import StateCache
 from aiplane.settings import Settings
 from aiplane.store.database import Database
@@ -45,11 +46,14 @@ def build(settings: Settings) -> Services:
     db = Database(settings.database_url)
     db.migrate()
     blobs = BlobStore(data_dir / "artifacts")
-    cache = StateCache(db, clock)
+    g = settings.gateway
+    guard = AuthGuard(clock, g.auth_failures_per_minute, g.auth_failure_burst)
+    cache = StateCache(db, clock, guard)
     routing = RoutingTable(settings.gateway.connections_per_replica)
     supervisor = Supervisor(data_dir, blobs.path, settings.control.replica_ready_timeout_s,
                             settings.gateway.max_body_bytes, routing.set_replicas)
-    gateway = Gateway(cache, routing, settings.gateway.max_body_bytes, settings.gateway.forward_timeout_s)
+    gateway = Gateway(cache, routing, settings.gateway.max_body_bytes, settings.gateway.forward_timeout_s,
+                      RequestLimits(clock, share=1))
     return Services(
         settings=settings, db=db, blobs=blobs, cache=cache, routing=routing, supervisor=supervisor,
         gateway=gateway,

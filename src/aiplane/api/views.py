@@ -50,7 +50,8 @@ def quota(report: QuotaReport) -> dict[str, Any]:
 
 def key(k: KeyRecord, secret: str | None = None) -> dict[str, Any]:
     doc = {"key_id": k.key_id, "name": k.name, "role": k.role.value, "tenant": k.tenant,
-           "created_at": _time(k.created_at), "expires_at": _time(k.expires_at), "revoked_at": _time(k.revoked_at)}
+           "created_at": _time(k.created_at), "expires_at": _time(k.expires_at), "revoked_at": _time(k.revoked_at),
+           "last_used_at": _time(k.last_used_at), "rate_limit": k.rate_limit}
     if secret is not None:
         doc["secret"] = secret
     return doc

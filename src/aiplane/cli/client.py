@@ -9,11 +9,12 @@ from typing import Any
 import httpx
 
 from aiplane.domain.errors import (AiplaneError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge,
-                                   QuotaExceeded, Unauthorized, Unavailable)
+                                   QuotaExceeded, RateLimited, Unauthorized, Unavailable)
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 _BY_STATUS: dict[int, type[AiplaneError]] = {400: InvalidInput, 401: Unauthorized, 403: Forbidden, 404: NotFound,
-                                             409: Conflict, 413: PayloadTooLarge, 503: Unavailable}
+                                             409: Conflict, 413: PayloadTooLarge, 429: RateLimited,
+                                             503: Unavailable}
 
 
 class Client:

@@ -41,6 +41,19 @@ def create(
     emit(doc, output, COLUMNS)
 
 
+@app.command("scale")
+def scale(
+    ref: str = typer.Argument(..., metavar="TENANT/NAME"),
+    replicas: str = typer.Option(..., "--replicas", help="Replicas to run (1 to the deployment's max-replicas)."),
+    output: Format = OUTPUT,
+) -> None:
+    """Scale a deployment: growth is admitted against the quota; returns when the replicas are ready."""
+    tenant, name = names.split_scoped(ref)
+    with console.status(f"Scaling {tenant}/{name} to {replicas} replicas..."):
+        doc = Client().api("POST", f"/tenants/{tenant}/deployments/{name}/scale", json={"replicas": replicas})
+    emit(doc, output, COLUMNS)
+
+
 @app.command("list")
 def list_(tenant: str = typer.Argument(None), output: Format = OUTPUT) -> None:
     """List deployments."""

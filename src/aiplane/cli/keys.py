@@ -10,7 +10,8 @@ from aiplane.cli.output import Format, console, emit
 app = typer.Typer(no_args_is_help=True)
 OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
 COLUMNS = [("key_id", "KEY ID"), ("name", "NAME"), ("role", "ROLE"), ("tenant", "TENANT"),
-           ("created_at", "CREATED"), ("expires_at", "EXPIRES"), ("revoked_at", "REVOKED")]
+           ("created_at", "CREATED"), ("expires_at", "EXPIRES"), ("revoked_at", "REVOKED"),
+           ("last_used_at", "LAST USED"), ("rate_limit", "RATE LIMIT")]
 
 
 @app.command("create")
@@ -19,10 +20,12 @@ def create(
     tenant: str = typer.Option(None, "--tenant", help="Tenant the key acts in (none for platform roles)."),
     name: str = typer.Option(None, "--name", help="A label for the key."),
     expires_in: str = typer.Option(None, "--expires-in", help="Lifetime such as 90d, 12h, 30m."),
+    rate_limit: str = typer.Option(None, "--rate-limit", help="Requests per second for this key (optional)."),
     output: Format = OUTPUT,
 ) -> None:
     """Create a key. The secret is printed once and never again."""
-    doc = Client().api("POST", "/keys", json={"role": role, "tenant": tenant, "name": name, "expires_in": expires_in})
+    body = {"role": role, "tenant": tenant, "name": name, "expires_in": expires_in, "rate_limit": rate_limit}
+    doc = Client().api("POST", "/keys", json=body)
     if output is Format.json:
         emit(doc, output)
         return

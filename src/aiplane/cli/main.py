@@ -19,7 +19,7 @@ app.command("plan")(plan.plan)
 app.add_typer(tenants.app, name="tenant", help="Tenants (teams) and their quotas.")
 app.add_typer(keys.app, name="key", help="API keys: create (shown once), list, revoke.")
 app.add_typer(models.app, name="model", help="Model registry: register, list, show.")
-app.add_typer(deploy.app, name="deploy", help="Deployments: create, list, status, delete.")
+app.add_typer(deploy.app, name="deploy", help="Deployments: create, scale, list, status, delete.")
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from aiplane.cli.client import Client
-from aiplane.cli.output import Format, console, emit
+from aiplane.cli.output import Format, console, emit, errors
 from aiplane.domain.errors import InvalidInput
 
 app = typer.Typer(no_args_is_help=True)
@@ -62,7 +62,10 @@ def set_quota(name: str, cpus: str = CPUS, memory: str = MEMORY, gpus: str = GPU
               compliance: str = COMPLIANCE, output: Format = OUTPUT) -> None:
     """Change a tenant's quotas; flags not given stay as they are."""
     body = _body(cpus, memory, gpus, mig, max_replicas, rate_limit, cost_center, compliance)
-    emit(Client().api("PATCH", f"/tenants/{name}", json=body), output, COLUMNS)
+    doc = Client().api("PATCH", f"/tenants/{name}", json=body)
+    for warning in doc.get("warnings", []):
+        errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    emit(doc, output, COLUMNS)
 
 
 @app.command("list")

@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping
 from aiplane.domain import names, quantities, registry
 from aiplane.domain.clock import Clock
 from aiplane.domain.deployments import Deployment, DeploymentSpec
+from aiplane.domain.errors import InvalidInput
 from aiplane.domain.policy import Action, Principal, authorize
 from aiplane.control.supervisor import ReplicaStatus, Supervisor
 from aiplane.store import deployments as deployment_rows
@@ -51,6 +52,16 @@ def parse_spec(model_ref: str, options: Mapping[str, Any]) -> DeploymentSpec:
     return spec.validate()
 
 
+def _check_scale(deployment: Deployment, replicas: int) -> None:
+    spec = deployment.spec
+    if replicas < 1:
+        raise InvalidInput(f"replicas {replicas} is below 1; scaling to zero comes with the autoscaler, "
+                           f"so scale {deployment.tenant}/{deployment.name} to 1 or more.")
+    if replicas > spec.max_replicas:
+        raise InvalidInput(f"replicas {replicas} is above max-replicas {spec.max_replicas} of "
+                           f"{deployment.tenant}/{deployment.name}; redeploy with a larger --max-replicas.")
+
+
 class DeploymentService:
     def __init__(self, db: Database, clock: Clock, supervisor: Supervisor, on_change: Callable[[], None],
                  ready_timeout_s: float) -> None:
@@ -74,6 +85,25 @@ class DeploymentService:
                      options: Mapping[str, Any]) -> DeploymentStatus:
         deployment = await asyncio.to_thread(self.admit, who, tenant, name, model_ref, options)
         self.supervisor.apply(deployment)
+        await self.supervisor.wait_ready(deployment.id, self.ready_timeout_s)
+        return self._status(deployment)
+
+    def admit_scale(self, who: Principal, tenant: str, name: str, replicas: int | str) -> Deployment:
+        """Check rights, bounds and quota, and record the new replica count, atomically."""
+        authorize(who, Action.DEPLOYMENT_WRITE, tenant)
+        count = quantities.count("replicas", replicas)
+        with self.db.write() as conn:
+            current = deployment_rows.get(conn, tenant, name)
+            _check_scale(current, count)
+            deployment = deployment_rows.scale(self.db, conn, tenant, name, count)
+        self.on_change()
+        return deployment
+
+    async def scale(self, who: Principal, tenant: str, name: str, replicas: int | str) -> DeploymentStatus:
+        """Scale to `replicas`: growth is admitted against the quota first; replicas are started
+        (and awaited) or stopped to match. The autoscaler will call this too."""
+        deployment = await asyncio.to_thread(self.admit_scale, who, tenant, name, replicas)
+        await self.supervisor.resize(deployment)
         await self.supervisor.wait_ready(deployment.id, self.ready_timeout_s)
         return self._status(deployment)
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from aiplane.domain import durations, keys
+from aiplane.domain import durations, keys, tenancy
 from aiplane.domain.clock import Clock
 from aiplane.domain.errors import InvalidInput
 from aiplane.domain.keys import KeyRecord
@@ -22,9 +22,10 @@ class KeyService:
         self.db, self.clock, self.on_change = db, clock, on_change
 
     def create(self, who: Principal, role: str, tenant: str | None = None, name: str | None = None,
-               expires_in: str | None = None) -> tuple[KeyRecord, str]:
+               expires_in: str | None = None, rate_limit: float | str | None = None) -> tuple[KeyRecord, str]:
         """Create a key; returns its record and the secret, which is never retrievable again."""
         parsed = Role.parse(role)
+        key_rate = None if rate_limit is None else tenancy.parse_rate("rate-limit", rate_limit)
         if tenant is None and parsed not in PLATFORM_ROLES:
             raise InvalidInput(f"a {parsed.value!r} key needs a tenant; pass --tenant.")
         if tenant is not None and parsed is Role.PLATFORM_ADMIN:
@@ -36,6 +37,7 @@ class KeyService:
             key_id=issued.key_id, hash=issued.hash, role=parsed, tenant=tenant,
             name=name or f"{parsed.value}-{issued.key_id[:4]}", created_at=now,
             expires_at=now + durations.parse("expires-in", expires_in) if expires_in else None, revoked_at=None,
+            rate_limit=key_rate,
         )
         with self.db.write() as conn:
             if tenant is not None:

@@ -82,6 +82,7 @@ class _Replica:
     async def _spawn(self) -> None:
         tmp = self.workdir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
+        self.workdir.chmod(0o700)  # its own working, home and temporary directory; no one else's
         Path(self.socket).unlink(missing_ok=True)
         env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
         env.update(HOME=str(self.workdir), TMPDIR=str(tmp), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
@@ -173,6 +174,16 @@ class Supervisor:
         replicas = self._replicas.setdefault(dep.id, [])
         while len(replicas) < dep.replicas:
             replicas.append(_Replica(self, dep, len(replicas)))
+
+    async def resize(self, dep: Deployment) -> None:
+        """Start or stop replicas until exactly `dep.replicas` run; the highest indexes stop first."""
+        replicas = self._replicas.setdefault(dep.id, [])
+        surplus = replicas[dep.replicas:]
+        del replicas[dep.replicas:]
+        if surplus:
+            self.announce(dep.id)  # out of routing before they stop, so no request lands on them
+            await asyncio.gather(*(r.stop() for r in surplus))
+        self.apply(dep)
 
     async def wait_ready(self, deployment_id: int, timeout: float) -> bool:
         waits = [r.ready.wait() for r in self._replicas.get(deployment_id, [])]

@@ -20,6 +20,12 @@ class QuotaReport:
     used: admission.Resources
 
 
+@dataclass(frozen=True, slots=True)
+class TenantUpdate:
+    tenant: Tenant
+    warnings: tuple[str, ...]  # resources now used above their (lowered) limit
+
+
 class TenantService:
     def __init__(self, db: Database, clock: Clock, on_change: Callable[[], None]) -> None:
         self.db, self.clock, self.on_change = db, clock, on_change
@@ -56,7 +62,9 @@ class TenantService:
             return QuotaReport(tenant_rows.get(conn, name), deployment_rows.usage(conn, name))
 
     def update(self, who: Principal, name: str, quota: Mapping[str, Any], cost_center: str | None = None,
-               compliance: list[str] | str | None = None) -> Tenant:
+               compliance: list[str] | str | None = None) -> TenantUpdate:
+        """Change quotas and labels. A limit below current use is accepted (what runs keeps
+        running) and reported in `warnings`; admission then refuses growth until use falls."""
         authorize(who, Action.TENANT_UPDATE, name)
         with self.db.write() as conn:
             current = tenant_rows.get(conn, name)
@@ -65,8 +73,9 @@ class TenantService:
             new_cost_center = current.cost_center if cost_center is None else cost_center
             tenant_rows.update(conn, name, new_quota, new_cost_center, new_compliance)
             updated = tenant_rows.get(conn, name)
+            warnings = admission.over_limit(name, new_quota, deployment_rows.usage(conn, name))
         self.on_change()
-        return updated
+        return TenantUpdate(updated, tuple(warnings))
 
     def deployments_of(self, who: Principal, name: str) -> list[int]:
         """Ids of the tenant's deployments, checked for deletion rights first."""

@@ -44,21 +44,45 @@ class Resources:
         )
 
 
-def check(tenant: str, quota: Quota, used: Resources, asked: Resources) -> None:
-    """Raise QuotaExceeded naming the first resource whose limit `used + asked` would pass."""
-    rows: list[tuple[str, int, int, int | None, Callable[[int], str]]] = [
+_Row = tuple[str, int, int, int | None, Callable[[int], str]]
+
+
+def _rows(quota: Quota, used: Resources, asked: Resources) -> list[_Row]:
+    rows: list[_Row] = [
         ("cpus", asked.cpus_milli, used.cpus_milli, quota.cpus_milli, quantities.format_cpus),
         ("memory", asked.memory_bytes, used.memory_bytes, quota.memory_bytes, quantities.format_memory),
         ("gpus", asked.gpus, used.gpus, quota.gpus, str),
         ("replicas", asked.replicas, used.replicas, quota.replicas, str),
     ]
-    for profile, n in asked.mig.items():
-        rows.append((f"mig {profile}", n, used.mig.get(profile, 0), quota.mig.get(profile, 0), str))
-    for name, want, have, limit, fmt in rows:
+    for profile in sorted(set(asked.mig) | set(used.mig)):
+        rows.append((f"mig {profile}", asked.mig.get(profile, 0), used.mig.get(profile, 0),
+                     quota.mig.get(profile, 0), str))
+    return rows
+
+
+def check(tenant: str, quota: Quota, used: Resources, asked: Resources) -> None:
+    """Raise QuotaExceeded naming the first resource whose limit `used + asked` would pass.
+
+    Only growth is checked: a change that asks for nothing more of a resource (a scale-down)
+    is admitted even while the tenant is above a quota that was lowered under its use.
+    """
+    for name, want, have, limit, fmt in _rows(quota, used, asked):
         if limit is None or want <= 0:
             continue
         if have + want > limit:
+            lowered = "; the quota was lowered below what is in use, so it admits no growth until use falls " \
+                      "under the limit" if have > limit else ""
             raise QuotaExceeded(
                 f"tenant {tenant!r} quota exceeded for {name}: asked {fmt(want)}, "
-                f"in use {fmt(have)}, limit {fmt(limit)}; free capacity or raise the quota."
+                f"in use {fmt(have)}, limit {fmt(limit)}{lowered}; free capacity or raise the quota."
             )
+
+
+def over_limit(tenant: str, quota: Quota, used: Resources) -> list[str]:
+    """One warning per resource whose use is above its limit (allowed; it only blocks growth)."""
+    return [
+        f"tenant {tenant!r} uses {fmt(have)} of {name}, above the new limit of {fmt(limit)}; what runs keeps "
+        "running, but no deploy or scale-up is admitted until use falls under the limit."
+        for name, _want, have, limit, fmt in _rows(quota, used, Resources())
+        if limit is not None and have > limit
+    ]

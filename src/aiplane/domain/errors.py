@@ -8,6 +8,7 @@
     ├── Conflict            the thing already exists or is in the wrong state
     ├── QuotaExceeded       the tenant's quota does not admit the change
     ├── PayloadTooLarge     the body exceeds the configured limit
+    ├── RateLimited         too many requests; retry after retry_after seconds
     └── Unavailable         try again later (retry_after seconds)
 
 HTTP status codes live in one table at the edge (aiplane.api.problems), never here.
@@ -54,6 +55,14 @@ class PayloadTooLarge(AiplaneError):
 
 
 class Unavailable(AiplaneError):
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(AiplaneError):
+    """Too many requests for a rate limit (a tenant's, a key's, or failed logins from an address)."""
+
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after

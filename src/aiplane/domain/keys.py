@@ -37,6 +37,8 @@ class KeyRecord:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    last_used_at: datetime | None = None  # flushed in batches, so up to a flush interval old
+    rate_limit: float | None = None  # requests per second for this key, on top of the tenant's
 
     def usable_at(self, now: datetime) -> bool:
         if self.revoked_at is not None:

@@ -30,6 +30,7 @@ class Action(str, enum.Enum):
     PREDICT = "predict"
     AUDIT_READ = "audit.read"
     COST_READ = "cost.read"
+    PLAN = "plan"  # the planner reads no tenant data: any valid key may plan
 
 
 _TENANT_ADMIN = frozenset(
@@ -45,6 +46,7 @@ _TENANT_ADMIN = frozenset(
         Action.PREDICT,
         Action.AUDIT_READ,
         Action.COST_READ,
+        Action.PLAN,
     }
 )
 
@@ -58,10 +60,11 @@ ALLOWED: dict[Role, frozenset[Action]] = {
             Action.MODEL_READ,
             Action.DEPLOYMENT_WRITE,
             Action.DEPLOYMENT_READ,
+            Action.PLAN,
         }
     ),
-    Role.PREDICTOR: frozenset({Action.PREDICT}),
-    Role.AUDITOR: frozenset({Action.AUDIT_READ, Action.COST_READ}),
+    Role.PREDICTOR: frozenset({Action.PREDICT, Action.PLAN}),
+    Role.AUDITOR: frozenset({Action.AUDIT_READ, Action.COST_READ, Action.PLAN}),
 }
 
 # Roles a tenant-admin may hand out inside its own tenant.
@@ -75,6 +78,7 @@ class Principal:
     key_id: str
     role: Role
     tenant: str | None
+    rate_limit: float | None = None  # the key's own requests per second, when it has one
 
     def may(self, action: Action) -> bool:
         return action in ALLOWED[self.role]
@@ -98,3 +102,120 @@ def check_grant(granter: Principal, role: Role, tenant: str | None) -> None:
         return
     if tenant is None or role not in GRANTABLE_BY_TENANT_ADMIN:
         raise Forbidden(f"role {granter.role.value!r} may not create a {role.value!r} key outside its tenant.")
+
+
+# --- Every route, both planes: which action it performs, and where its tenant comes from. ---
+
+
+class Scope(str, enum.Enum):
+    """Where a route finds the tenant it acts in."""
+
+    PUBLIC = "public"    # no key needed (health, metrics, API docs)
+    PLATFORM = "platform"  # not inside a tenant: the action alone decides (tenant.create)
+    PATH = "path"        # the {tenant} path parameter
+    OWN = "own"          # the caller's own tenant, or every tenant for a platform key (lists filter)
+    QUERY = "query"      # the optional ?tenant= parameter; without it, as OWN
+    BODY = "body"        # the "tenant" field of the request body (checked by the service)
+    KEY = "key"          # the tenant of the key named in the path (checked by the service)
+    DATA = "data"        # data plane: the key's tenant, or X-Aiplane-Tenant for a platform key
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    action: Action | None  # None only for PUBLIC routes
+    scope: Scope
+
+
+def _p(action: Action, scope: Scope) -> RoutePolicy:
+    return RoutePolicy(action, scope)
+
+
+_PUBLIC = RoutePolicy(None, Scope.PUBLIC)
+_PREDICT = RoutePolicy(Action.PREDICT, Scope.DATA)
+
+# (method, path template) -> policy. The control API refuses to start with a route missing
+# here, the gateway answers only the /v2 routes listed here, and the test of the access
+# matrix derives every expected status from this table.
+ROUTES: dict[tuple[str, str], RoutePolicy] = {
+    ("POST", "/api/v1/tenants"): _p(Action.TENANT_CREATE, Scope.PLATFORM),
+    ("GET", "/api/v1/tenants"): _p(Action.TENANT_READ, Scope.OWN),
+    ("GET", "/api/v1/tenants/{tenant}"): _p(Action.TENANT_READ, Scope.PATH),
+    ("PATCH", "/api/v1/tenants/{tenant}"): _p(Action.TENANT_UPDATE, Scope.PATH),
+    ("DELETE", "/api/v1/tenants/{tenant}"): _p(Action.TENANT_DELETE, Scope.PATH),
+    ("GET", "/api/v1/tenants/{tenant}/quota"): _p(Action.TENANT_READ, Scope.PATH),
+    ("POST", "/api/v1/keys"): _p(Action.KEY_CREATE, Scope.BODY),
+    ("GET", "/api/v1/keys"): _p(Action.KEY_READ, Scope.QUERY),
+    ("DELETE", "/api/v1/keys/{key_id}"): _p(Action.KEY_REVOKE, Scope.KEY),
+    ("GET", "/api/v1/models"): _p(Action.MODEL_READ, Scope.OWN),
+    ("GET", "/api/v1/tenants/{tenant}/models"): _p(Action.MODEL_READ, Scope.PATH),
+    ("POST", "/api/v1/tenants/{tenant}/models/{model}/versions"): _p(Action.MODEL_REGISTER, Scope.PATH),
+    ("GET", "/api/v1/tenants/{tenant}/models/{model}/versions"): _p(Action.MODEL_READ, Scope.PATH),
+    ("GET", "/api/v1/tenants/{tenant}/models/{model}/versions/{version}"): _p(Action.MODEL_READ, Scope.PATH),
+    ("GET", "/api/v1/deployments"): _p(Action.DEPLOYMENT_READ, Scope.OWN),
+    ("POST", "/api/v1/tenants/{tenant}/deployments"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
+    ("GET", "/api/v1/tenants/{tenant}/deployments"): _p(Action.DEPLOYMENT_READ, Scope.PATH),
+    ("GET", "/api/v1/tenants/{tenant}/deployments/{name}"): _p(Action.DEPLOYMENT_READ, Scope.PATH),
+    ("DELETE", "/api/v1/tenants/{tenant}/deployments/{name}"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
+    ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/scale"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
+    ("POST", "/api/v1/plan"): _p(Action.PLAN, Scope.PLATFORM),
+    ("GET", "/v2"): _PREDICT,
+    ("GET", "/v2/models/{name}"): _PREDICT,
+    ("GET", "/v2/models/{name}/ready"): _PREDICT,
+    ("POST", "/v2/models/{name}/infer"): _PREDICT,
+    ("GET", "/v2/models/{name}/versions/{version}"): _PREDICT,
+    ("GET", "/v2/models/{name}/versions/{version}/ready"): _PREDICT,
+    ("POST", "/v2/models/{name}/versions/{version}/infer"): _PREDICT,
+    ("POST", "/v2/repository/index"): _PREDICT,
+    ("GET", "/v2/health/live"): _PUBLIC,
+    ("GET", "/v2/health/ready"): _PUBLIC,
+    ("GET", "/healthz"): _PUBLIC,
+    ("GET", "/readyz"): _PUBLIC,
+    ("GET", "/metrics"): _PUBLIC,
+    ("GET", "/openapi.json"): _PUBLIC,
+    ("GET", "/docs"): _PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): _PUBLIC,
+    ("GET", "/redoc"): _PUBLIC,
+}
+
+
+def route_policy(method: str, template: str) -> RoutePolicy:
+    """The policy of a declared route; KeyError names a route that has none (a bug, found at start)."""
+    try:
+        return ROUTES[(method, template)]
+    except KeyError:
+        raise KeyError(f"route {method} {template} has no entry in aiplane.domain.policy.ROUTES") from None
+
+
+def _segments(template: str) -> tuple[str, ...]:
+    return tuple(template.strip("/").split("/"))
+
+
+# Data-plane templates by segment count, so matching a path is one dict lookup and a short loop.
+def _index_data_plane() -> dict[int, list[tuple[str, tuple[str, ...], str, RoutePolicy]]]:
+    index: dict[int, list[tuple[str, tuple[str, ...], str, RoutePolicy]]] = {}
+    for (method, template), policy in ROUTES.items():
+        if template.startswith("/v2"):
+            index.setdefault(len(_segments(template)), []).append((method, _segments(template), template, policy))
+    return index
+
+
+_DATA_PLANE = _index_data_plane()
+
+
+def match_data_plane(method: str, path: str) -> tuple[str, RoutePolicy, dict[str, str]] | None:
+    """(template, policy, path parameters) of the /v2 route `method path` names, or None."""
+    parts = path.strip("/").split("/")
+    for m, segments, template, policy in _DATA_PLANE.get(len(parts), ()):
+        if m != method:
+            continue
+        params: dict[str, str] = {}
+        for want, got in zip(segments, parts):
+            if want[0] == "{":
+                if not got:
+                    break
+                params[want[1:-1]] = got
+            elif want != got:
+                break
+        else:
+            return template, policy, params
+    return None

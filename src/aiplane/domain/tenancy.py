@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Mapping
 
+from aiplane.domain import mig_profiles
 from aiplane.domain.errors import InvalidInput
 
 
@@ -33,13 +33,8 @@ class Compliance(str, enum.Enum):
         return tuple(dict.fromkeys(parsed))
 
 
-_MIG_PROFILE = re.compile(r"^[1-8]g\.[0-9]+gb(\+me)?$")
-
-
 def check_mig_profile(name: str) -> str:
-    if not _MIG_PROFILE.match(name):
-        raise InvalidInput(f"MIG profile {name!r} is not a profile name; use e.g. 1g.10gb, 3g.40gb or 7g.80gb.")
-    return name
+    return mig_profiles.check(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +80,12 @@ def parse_quota(
         gpus=base.gpus if gpus is None else quantities.count("gpus", gpus),
         mig=mig_limits,
         replicas=base.replicas if replicas is None else quantities.count("max-replicas", replicas),
-        rate_limit=base.rate_limit if rate_limit is None else _rate("rate-limit", rate_limit),
+        rate_limit=base.rate_limit if rate_limit is None else parse_rate("rate-limit", rate_limit),
     )
 
 
-def _rate(field: str, value: float | str) -> float:
+def parse_rate(field: str, value: float | str) -> float:
+    """A positive, finite number of requests per second."""
     try:
         rate = float(value)
     except (TypeError, ValueError):

@@ -12,11 +12,13 @@ from typing import Any, Awaitable, Callable
 import orjson
 
 from aiplane import __version__
-from aiplane.domain.errors import (AiplaneError, Forbidden, InvalidInput, NotFound, PayloadTooLarge,
+from aiplane.domain import policy, ratelimit
+from aiplane.domain.errors import (AiplaneError, Forbidden, InvalidInput, NotFound, PayloadTooLarge, RateLimited,
                                    Unauthorized, Unavailable)
-from aiplane.domain.policy import Action, Principal
+from aiplane.domain.policy import Principal
 from aiplane.gateway import repository
 from aiplane.gateway.forwarding import RoutingTable
+from aiplane.gateway.limiting import RequestLimits
 from aiplane.gateway.state import StateCache
 
 Scope = dict[str, Any]
@@ -24,7 +26,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 STATUS = {InvalidInput: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, PayloadTooLarge: 413,
-          Unavailable: 503}
+          RateLimited: 429, Unavailable: 503}
 _JSON = (b"content-type", b"application/json")
 _LIVE = orjson.dumps({"live": True})
 _READY = orjson.dumps({"ready": True})
@@ -34,8 +36,10 @@ _FORWARDED = (b"content-type", b"inference-header-content-length")
 
 
 class Gateway:
-    def __init__(self, cache: StateCache, routing: RoutingTable, max_body_bytes: int, timeout_s: float) -> None:
+    def __init__(self, cache: StateCache, routing: RoutingTable, max_body_bytes: int, timeout_s: float,
+                 limits: RequestLimits) -> None:
         self.cache = cache
+        self.limits = limits
         self.routing = routing
         self.max_body_bytes = max_body_bytes
         self.timeout_s = timeout_s
@@ -68,20 +72,23 @@ class Gateway:
                 forwarded.append(name + b": " + value)
             elif name == b"content-length":
                 length = int(value) if value.isdigit() else 0
-        principal = self.cache.authenticate(authorization)
-        if not principal.may(Action.PREDICT):
+        matched = policy.match_data_plane(scope["method"], path)
+        if matched is None:
+            raise NotFound(f"no route for {scope['method']} {path}; see the Open Inference Protocol routes.")
+        template, rule, params = matched
+        principal = self.cache.authenticate(authorization, _client(scope), "data")
+        if rule.action is not None and not principal.may(rule.action):
             raise Forbidden(f"role {principal.role.value!r} may not call the data plane; use a predictor key.")
         tenant = _tenant_of(principal, named_tenant)
-        if path in ("/v2", "/v2/"):
+        if template == "/v2":
             return 200, [_JSON], _SERVER
-        if path == "/v2/repository/index" and scope["method"] == "POST":
+        if template == "/v2/repository/index":
             return 200, [_JSON], repository.index(self.cache, self.routing, tenant, await _wants_ready(receive))
-        parts = path.split("/")  # ['', 'v2', 'models', name, ...]
-        if len(parts) < 4 or parts[2] != "models":
-            raise NotFound(f"no route for {scope['method']} {path}.")
-        route = self.cache.route(tenant, parts[3])
-        if route is None or (len(parts) >= 6 and parts[4] == "versions" and parts[5] != route.model_version):
-            raise NotFound(f"model {parts[3]!r} is not deployed in tenant {tenant!r}.")
+        route = self.cache.route(tenant, params["name"])
+        if route is None or params.get("version", route.model_version) != route.model_version:
+            raise NotFound(f"model {params['name']!r} is not deployed in tenant {tenant!r}.")
+        self.limits.check(principal.key_id, principal.rate_limit, tenant, route.name, route.deployment_id,
+                          route.rate_limit)
         if length > self.max_body_bytes:
             raise PayloadTooLarge(f"the request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes.")
         body = await _read_body(receive, self.max_body_bytes)
@@ -104,6 +111,11 @@ class Gateway:
             except asyncio.TimeoutError:
                 return 504, [_JSON], orjson.dumps({"error": f"the model did not answer within {self.timeout_s:g} s."})
         raise Unavailable("no replica answered; retry shortly.")  # pragma: no cover - loop always returns
+
+
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 def _tenant_of(principal: Principal, named: str | None) -> str:
@@ -148,6 +160,8 @@ def _error(exc: AiplaneError) -> tuple[int, list[Any], bytes]:
         headers.append((b"www-authenticate", b"Bearer"))
     if isinstance(exc, Unavailable):
         headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
+    if isinstance(exc, RateLimited):
+        headers.append((b"retry-after", str(ratelimit.retry_after_header(exc.retry_after)).encode()))
     return status, headers, orjson.dumps({"error": exc.message})
 
 

@@ -1,20 +1,24 @@
-"""In-memory view of keys and deployments, so the hot path never touches the store.
+"""In-memory view of keys, tenants and deployments, so the hot path never touches the store.
 
 Reloaded whenever the store's state generation moves (polled), and at once after a change
-made in this process.
+made in this process. Key use is remembered here and written to the store in batches
+(`take_last_used`, `write_last_used`), never once per request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiplane.domain import keys
 from aiplane.domain.clock import Clock
 from aiplane.domain.errors import Unauthorized
 from aiplane.domain.keys import KeyRecord
 from aiplane.domain.policy import Principal
+from aiplane.gateway.limiting import AuthGuard
 from aiplane.store import deployments as deployment_rows
 from aiplane.store import keys as key_rows
+from aiplane.store import tenants as tenant_rows
 from aiplane.store.database import Database
 
 _DUMMY_HASH = keys.digest("aip_000000000000_" + "0" * 48)
@@ -26,24 +30,29 @@ class Route:
     tenant: str
     name: str
     model_version: str
+    rate_limit: float | None = None  # the tenant's, applied to this deployment
 
 
 class StateCache:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, guard: AuthGuard | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.guard = guard
         self.generation = -1
         self._keys: dict[str, KeyRecord] = {}
         self._routes: dict[tuple[str, str], Route] = {}
+        self._last_used: dict[str, datetime] = {}
 
     def reload(self) -> None:
         generation = self.db.generation()
         with self.db.read() as conn:
             records = key_rows.list_all(conn)
             deployments = deployment_rows.list_all(conn)
+            rates = {t.name: t.quota.rate_limit for t in tenant_rows.list_all(conn)}
         self._keys = {k.key_id: k for k in records}
         self._routes = {
-            (d.tenant, d.name): Route(d.id, d.tenant, d.name, str(d.spec.model_version)) for d in deployments
+            (d.tenant, d.name): Route(d.id, d.tenant, d.name, str(d.spec.model_version), rates.get(d.tenant))
+            for d in deployments
         }
         self.generation = generation
 
@@ -53,10 +62,27 @@ class StateCache:
             return True
         return False
 
-    def authenticate(self, authorization: str | None) -> Principal:
-        """The principal behind an `Authorization: Bearer <key>` header, or Unauthorized."""
+    def authenticate(self, authorization: str | None, client: str | None = None, plane: str = "control") -> Principal:
+        """The principal behind an `Authorization: Bearer <key>` header, or Unauthorized.
+
+        Credentials that are present but wrong count against `client`'s failed-authentication
+        budget; once it is spent, RateLimited comes before any key is looked at.
+        """
         if not authorization:
             raise Unauthorized("no API key was sent; send 'Authorization: Bearer <key>'.")
+        if self.guard is not None:
+            self.guard.check(client)
+        try:
+            principal = self._principal(authorization)
+        except Unauthorized as exc:
+            if self.guard is not None:
+                token = authorization.partition(" ")[2].strip()
+                self.guard.failed(client, keys.key_id_of(token), plane, exc.message)
+            raise
+        self._last_used[principal.key_id] = self.clock.now()
+        return principal
+
+    def _principal(self, authorization: str) -> Principal:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("the Authorization header must read 'Bearer <key>'.")
@@ -67,10 +93,21 @@ class StateCache:
         ok = keys.matches(token, record.hash if record else _DUMMY_HASH)
         if record is None or not ok or not record.usable_at(self.clock.now()):
             raise Unauthorized("the API key is unknown, revoked or expired; ask an admin for a new one.")
-        return Principal(key_id=record.key_id, role=record.role, tenant=record.tenant)
+        return Principal(key_id=record.key_id, role=record.role, tenant=record.tenant, rate_limit=record.rate_limit)
 
     def route(self, tenant: str, name: str) -> Route | None:
         return self._routes.get((tenant, name))
 
     def routes_of(self, tenant: str) -> list[Route]:
         return [r for (t, _), r in self._routes.items() if t == tenant]
+
+    def take_last_used(self) -> dict[str, datetime]:
+        """The keys used since the last call, with when (call it on the thread that authenticates)."""
+        pending, self._last_used = self._last_used, {}
+        return pending
+
+    def write_last_used(self, pending: dict[str, datetime]) -> None:
+        """One transaction for the whole batch; it leaves the state generation alone (no reloads)."""
+        if pending:
+            with self.db.write(bump_generation=False) as conn:
+                key_rows.touch(conn, pending)

@@ -49,11 +49,13 @@ class Database:
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
     @contextmanager
-    def write(self) -> Iterator[sa.Connection]:
-        """A write transaction that bumps the state generation when it commits."""
+    def write(self, bump_generation: bool = True) -> Iterator[sa.Connection]:
+        """A write transaction that bumps the state generation when it commits (unless told not
+        to: bookkeeping such as keys' last-used times must not make every cache reload)."""
         with self._writer.begin() as conn:
             yield conn
-            conn.execute(tables.state_generation.update().values(value=tables.state_generation.c.value + 1))
+            if bump_generation:
+                conn.execute(tables.state_generation.update().values(value=tables.state_generation.c.value + 1))
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:

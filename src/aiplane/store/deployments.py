@@ -43,11 +43,22 @@ def usage(conn: sa.Connection, tenant: str) -> admission.Resources:
     return total
 
 
+def admit(db: Database, conn: sa.Connection, tenant: str, asked: admission.Resources) -> None:
+    """The one admission point for every change that takes capacity (deploy, scale, and the
+    canary and autoscaler when they come): lock the tenant's row, then check what is asked
+    against the quota and what the tenant's deployments use. The lock lasts until the
+    caller's transaction ends, so two racing changes can never both take the last unit
+    (SQLite: BEGIN IMMEDIATE already serialises writers; PostgreSQL: SELECT ... FOR UPDATE)."""
+    row = db.lock_tenant(conn, tenant)
+    if row is None:
+        raise NotFound(f"tenant {tenant!r} does not exist; see 'aiplane tenant list'.")
+    admission.check(tenant, tenant_rows.to_tenant(row).quota, usage(conn, tenant), asked)
+
+
 def insert(db: Database, conn: sa.Connection, tenant: str, name: str, spec: DeploymentSpec,
            model_version_id: int, created_by: str | None, created_at: datetime) -> int:
     """Admit and insert; the tenant row stays locked until the caller's transaction ends."""
-    row = db.lock_tenant(conn, tenant)
-    if row is None:
+    if db.lock_tenant(conn, tenant) is None:
         raise NotFound(f"tenant {tenant!r} does not exist; see 'aiplane tenant list'.")
     exists = conn.execute(
         sa.select(deployments.c.id).where(deployments.c.tenant == tenant, deployments.c.name == name)
@@ -55,8 +66,7 @@ def insert(db: Database, conn: sa.Connection, tenant: str, name: str, spec: Depl
     if exists:
         raise Conflict(f"deployment {tenant}/{name} already exists; delete it first or choose another name.")
     replicas = spec.desired_replicas
-    admission.check(tenant, tenant_rows.to_tenant(row).quota, usage(conn, tenant),
-                    spec.per_replica().times(replicas))
+    admit(db, conn, tenant, spec.per_replica().times(replicas))
     result = conn.execute(
         deployments.insert().values(
             tenant=tenant, name=name, model_version_id=model_version_id, device=spec.device,
@@ -67,6 +77,18 @@ def insert(db: Database, conn: sa.Connection, tenant: str, name: str, spec: Depl
         )
     )
     return int(result.inserted_primary_key[0])
+
+
+def scale(db: Database, conn: sa.Connection, tenant: str, name: str, replicas: int) -> Deployment:
+    """Admit the growth (if any) and record `replicas` as the deployment's admitted count."""
+    if db.lock_tenant(conn, tenant) is None:
+        raise NotFound(f"tenant {tenant!r} does not exist; see 'aiplane tenant list'.")
+    current = get(conn, tenant, name)  # read after the lock, so the count cannot move under us
+    growth = replicas - current.replicas
+    if growth > 0:
+        admit(db, conn, tenant, current.spec.per_replica().times(growth))
+    conn.execute(deployments.update().where(deployments.c.id == current.id).values(replicas=replicas))
+    return get(conn, tenant, name)
 
 
 def get(conn: sa.Connection, tenant: str, name: str) -> Deployment:

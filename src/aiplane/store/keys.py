@@ -23,6 +23,8 @@ def to_record(row: Mapping[str, Any]) -> KeyRecord:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
+        rate_limit=row["rate_limit"],
     )
 
 
@@ -31,6 +33,7 @@ def insert(conn: sa.Connection, k: KeyRecord, created_by: str | None) -> None:
         api_keys.insert().values(
             key_id=k.key_id, hash=k.hash, role=k.role.value, tenant=k.tenant, name=k.name,
             created_at=k.created_at, expires_at=k.expires_at, revoked_at=None, created_by=created_by,
+            rate_limit=k.rate_limit,
         )
     )
 
@@ -57,3 +60,9 @@ def revoke(conn: sa.Connection, key_id: str, when: datetime) -> None:
 
 def count(conn: sa.Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(api_keys)).scalar_one())
+
+
+def touch(conn: sa.Connection, used: Mapping[str, datetime]) -> None:
+    """Record when each key was last used (keys deleted meanwhile are simply not matched)."""
+    for key_id, when in used.items():
+        conn.execute(api_keys.update().where(api_keys.c.key_id == key_id).values(last_used_at=when))

@@ -53,6 +53,8 @@ api_keys = sa.Table(
     sa.Column("expires_at", _tz, nullable=True),
     sa.Column("revoked_at", _tz, nullable=True),
     sa.Column("created_by", sa.String(32), nullable=True),
+    sa.Column("last_used_at", _tz, nullable=True),  # migration 0002_tenancy
+    sa.Column("rate_limit", sa.Float, nullable=True),  # migration 0002_tenancy
 )
 
 models = sa.Table(

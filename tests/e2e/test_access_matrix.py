@@ -1,0 +1,262 @@
+"""The access matrix, generated from the policy table and checked against a real server.
+
+Every route of both planes x every kind of principal x its own / another tenant x a valid,
+expired or revoked key. The expected status of each cell is derived from
+`aiplane.domain.policy` alone; the probe of each route only says which request to send and
+what an admitted caller gets back. A route without a policy entry stops the server from
+starting (and fails the coverage test here); a policy entry without a probe fails too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import pytest
+
+from aiplane.domain import policy
+from aiplane.domain.policy import ROUTES, Principal, Scope
+from aiplane.domain.roles import Role
+from tests.conftest import Platform, TrainedModel
+
+pytestmark = pytest.mark.serial
+OWN, OTHER = "alpha", "beta"
+PRINCIPALS = [(Role.PLATFORM_ADMIN, None), (Role.AUDITOR, None), (Role.TENANT_ADMIN, OWN), (Role.DEPLOYER, OWN),
+              (Role.PREDICTOR, OWN), (Role.AUDITOR, OWN)]
+STATES = ("valid", "expired", "revoked")
+
+
+@dataclass
+class World:
+    platform: Platform
+    model: TrainedModel
+    admin: httpx.Client
+    keys: dict[tuple[Role, str | None, str], str]  # (role, tenant, state) -> secret
+    counter: itertools.count[int]
+
+    def sacrificial_key(self, tenant: str) -> str:
+        doc = self.admin.post("/api/v1/keys", json={"role": "predictor", "tenant": tenant}).json()
+        return str(doc["key_id"])
+
+    def sacrificial_tenant(self) -> str:
+        name = f"gone{next(self.counter)}"
+        assert self.admin.post("/api/v1/tenants", json={"name": name}).status_code == 201
+        return name
+
+    def infer_body(self) -> dict[str, Any]:
+        row = self.model.x[:1]
+        return {"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP32", "data": row.ravel().tolist()}]}
+
+
+@dataclass(frozen=True)
+class Probe:
+    method: str
+    path: str
+    status: int  # what a caller the policy admits gets
+    kwargs: dict[str, Any]
+
+
+Prober = Callable[[World, str, bool], Probe]  # (world, target tenant, admitted by the policy) -> probe
+
+
+def _get(path: str, status: int = 200) -> Prober:
+    return lambda w, t, ok: Probe("GET", path.format(t=t, d=f"dep-{t}"), status, {})
+
+
+def _delete_tenant(w: World, t: str, ok: bool) -> Probe:
+    return Probe("DELETE", f"/api/v1/tenants/{w.sacrificial_tenant() if ok else t}", 204, {})
+
+
+def _register(w: World, t: str, ok: bool) -> Probe:
+    files = {"file": ("junk.onnx", b"not onnx", "application/octet-stream")}
+    return Probe("POST", f"/api/v1/tenants/{t}/models/m/versions", 400, {"files": files})
+
+
+def _data(method: str, suffix: str, body: bool = False) -> Prober:
+    def probe(w: World, t: str, ok: bool) -> Probe:
+        kwargs: dict[str, Any] = {"headers": {"X-Aiplane-Tenant": t}}
+        if body:
+            kwargs["json"] = w.infer_body()
+        return Probe(method, f"/v2/models/dep-{t}{suffix}", 200, kwargs)
+
+    return probe
+
+
+PORTFOLIO = {"workloads": [{"name": "risk", "industry": "healthcare", "compliance": ["hipaa"],
+                            "data_residency": "on-prem", "model_size_gb": 0.4, "latency_p99_ms": 200,
+                            "requests_per_day": 1000000, "training": {"gpus": 16, "hours_per_month": 730},
+                            "inference": {"gpus": 4}}]}
+
+PROBES: dict[tuple[str, str], Prober] = {
+    ("POST", "/api/v1/tenants"): lambda w, t, ok: Probe("POST", "/api/v1/tenants", 409, {"json": {"name": t}}),
+    ("GET", "/api/v1/tenants"): _get("/api/v1/tenants"),
+    ("GET", "/api/v1/tenants/{tenant}"): _get("/api/v1/tenants/{t}"),
+    ("PATCH", "/api/v1/tenants/{tenant}"): lambda w, t, ok: Probe("PATCH", f"/api/v1/tenants/{t}", 200, {"json": {}}),
+    ("DELETE", "/api/v1/tenants/{tenant}"): _delete_tenant,
+    ("GET", "/api/v1/tenants/{tenant}/quota"): _get("/api/v1/tenants/{t}/quota"),
+    ("POST", "/api/v1/keys"): lambda w, t, ok: Probe("POST", "/api/v1/keys", 201,
+                                                     {"json": {"role": "predictor", "tenant": t}}),
+    ("GET", "/api/v1/keys"): lambda w, t, ok: Probe("GET", "/api/v1/keys", 200, {"params": {"tenant": t}}),
+    ("DELETE", "/api/v1/keys/{key_id}"): lambda w, t, ok: Probe("DELETE", f"/api/v1/keys/{w.sacrificial_key(t)}",
+                                                                200, {}),
+    ("GET", "/api/v1/models"): _get("/api/v1/models"),
+    ("GET", "/api/v1/tenants/{tenant}/models"): _get("/api/v1/tenants/{t}/models"),
+    ("POST", "/api/v1/tenants/{tenant}/models/{model}/versions"): _register,
+    ("GET", "/api/v1/tenants/{tenant}/models/{model}/versions"): _get("/api/v1/tenants/{t}/models/m/versions"),
+    ("GET", "/api/v1/tenants/{tenant}/models/{model}/versions/{version}"):
+        _get("/api/v1/tenants/{t}/models/m/versions/1"),
+    ("GET", "/api/v1/deployments"): _get("/api/v1/deployments"),
+    ("POST", "/api/v1/tenants/{tenant}/deployments"): lambda w, t, ok: Probe(
+        "POST", f"/api/v1/tenants/{t}/deployments", 409, {"json": {"name": f"dep-{t}", "model": "m:1"}}),
+    ("GET", "/api/v1/tenants/{tenant}/deployments"): _get("/api/v1/tenants/{t}/deployments"),
+    ("GET", "/api/v1/tenants/{tenant}/deployments/{name}"): _get("/api/v1/tenants/{t}/deployments/{d}"),
+    ("DELETE", "/api/v1/tenants/{tenant}/deployments/{name}"): lambda w, t, ok: Probe(
+        "DELETE", f"/api/v1/tenants/{t}/deployments/ghost", 404, {}),
+    ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/scale"): lambda w, t, ok: Probe(
+        "POST", f"/api/v1/tenants/{t}/deployments/dep-{t}/scale", 200, {"json": {"replicas": 1}}),
+    ("POST", "/api/v1/plan"): lambda w, t, ok: Probe("POST", "/api/v1/plan", 200, {"json": PORTFOLIO}),
+    ("GET", "/v2"): lambda w, t, ok: Probe("GET", "/v2", 200, {"headers": {"X-Aiplane-Tenant": t}}),
+    ("GET", "/v2/models/{name}"): _data("GET", ""),
+    ("GET", "/v2/models/{name}/ready"): _data("GET", "/ready"),
+    ("POST", "/v2/models/{name}/infer"): _data("POST", "/infer", body=True),
+    ("GET", "/v2/models/{name}/versions/{version}"): _data("GET", "/versions/1"),
+    ("GET", "/v2/models/{name}/versions/{version}/ready"): _data("GET", "/versions/1/ready"),
+    ("POST", "/v2/models/{name}/versions/{version}/infer"): _data("POST", "/versions/1/infer", body=True),
+    ("POST", "/v2/repository/index"): lambda w, t, ok: Probe("POST", "/v2/repository/index", 200,
+                                                             {"headers": {"X-Aiplane-Tenant": t}, "json": {}}),
+    ("GET", "/v2/health/live"): _get("/v2/health/live"),
+    ("GET", "/v2/health/ready"): _get("/v2/health/ready"),
+    ("GET", "/healthz"): _get("/healthz"),
+    ("GET", "/readyz"): _get("/readyz"),
+    ("GET", "/metrics"): _get("/metrics"),
+    ("GET", "/openapi.json"): _get("/openapi.json"),
+    ("GET", "/docs"): _get("/docs"),
+    ("GET", "/docs/oauth2-redirect"): _get("/docs/oauth2-redirect"),
+    ("GET", "/redoc"): _get("/redoc"),
+}
+
+
+def admitted(rule: policy.RoutePolicy, who: Principal, tenant: str) -> bool:
+    """What the policy table says, with nothing but the table: may `who` do this in `tenant`?"""
+    assert rule.action is not None
+    if not who.may(rule.action):
+        return False
+    return rule.scope in (Scope.PLATFORM, Scope.OWN) or who.sees(tenant)
+
+
+def expected(template: str, rule: policy.RoutePolicy, who: Principal, state: str, tenant: str, success: int) -> int:
+    if rule.scope is Scope.PUBLIC:
+        return success
+    if state != "valid":
+        return 401
+    assert rule.action is not None
+    if not who.may(rule.action):
+        return 403
+    if admitted(rule, who, tenant) or (rule.scope is Scope.DATA and "{name}" not in template):
+        return success  # /v2 and the repository index name no deployment: they answer for the caller's tenant
+    # Another tenant's deployment does not exist for the caller on the data plane.
+    return 404 if rule.scope is Scope.DATA else 403
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, trained_model: TrainedModel) -> Iterator[World]:
+    env = {"AIPLANE_GATEWAY_AUTH_FAILURE_BURST": "100000"}  # this test fails authentication on purpose, a lot
+    platform = Platform(tmp_path_factory.mktemp("matrix") / "data", env).start()
+    admin = platform.http(platform.admin_key)
+    w = World(platform, trained_model, admin, {}, itertools.count())
+    onnx = trained_model.onnx.read_bytes()
+    for tenant in (OWN, OTHER):
+        assert admin.post("/api/v1/tenants", json={"name": tenant}).status_code == 201
+        files = {"file": ("m.onnx", onnx, "application/octet-stream")}
+        assert admin.post(f"/api/v1/tenants/{tenant}/models/m/versions", files=files).status_code == 201
+        created = admin.post(f"/api/v1/tenants/{tenant}/deployments", json={"name": f"dep-{tenant}", "model": "m:1"})
+        assert created.status_code == 201, created.text
+    for (role, tenant), state in itertools.product(PRINCIPALS, STATES):
+        body = {"role": role.value, "tenant": tenant, "expires_in": "1s" if state == "expired" else None}
+        doc = admin.post("/api/v1/keys", json=body).json()
+        if state == "revoked":
+            assert admin.delete(f"/api/v1/keys/{doc['key_id']}").status_code == 200
+        w.keys[(role, tenant, state)] = doc["secret"]
+    time.sleep(1.1)  # the "expired" keys expire
+    yield w
+    admin.close()
+    platform.stop()
+    platform.kill_everything()
+
+
+def test_every_route_has_a_policy_and_a_probe(world: World):
+    spec = world.admin.get("/openapi.json").json()
+    served = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
+    assert served <= set(ROUTES), f"routes without a policy entry: {served - set(ROUTES)}"
+    assert {k for k in ROUTES if k[1].startswith("/api/v1")} <= served, "policy entries for routes that do not exist"
+    assert set(PROBES) == set(ROUTES), f"policy entries without a probe: {set(ROUTES) ^ set(PROBES)}"
+
+
+def test_the_full_matrix_matches_the_policy_table(world: World):
+    failures: list[str] = []
+    statuses: set[int] = set()
+    cells = 0
+    with httpx.Client(base_url=world.platform.url, timeout=60) as http:
+        for (method, template), rule in ROUTES.items():
+            for (role, bound), own, state in itertools.product(PRINCIPALS, (True, False), STATES):
+                who = Principal("cell", role, bound)
+                tenant = OWN if own else OTHER
+                ok = rule.scope is Scope.PUBLIC or (state == "valid" and admitted(rule, who, tenant))
+                probe = PROBES[(method, template)](world, tenant, ok)
+                want = expected(template, rule, who, state, tenant, probe.status)
+                kwargs = dict(probe.kwargs)
+                kwargs["headers"] = {**kwargs.get("headers", {}),
+                                     "Authorization": f"Bearer {world.keys[(role, bound, state)]}"}
+                response = http.request(probe.method, probe.path, **kwargs)
+                cells += 1
+                statuses.add(want)
+                if response.status_code != want:
+                    failures.append(f"{role.value}@{bound} {state} {'own' if own else 'other'} {probe.method} "
+                                    f"{probe.path}: want {want}, got {response.status_code} {response.text[:120]}")
+    assert cells == len(ROUTES) * len(PRINCIPALS) * 2 * len(STATES)
+    assert sorted(statuses) == [200, 201, 204, 400, 401, 403, 404, 409]  # every kind of outcome was exercised
+    assert failures == [], f"{len(failures)} of {cells} cells differ:\n" + "\n".join(failures[:40])
+
+
+def test_the_gateway_answers_only_the_routes_of_the_table(world: World):
+    token = world.keys[(Role.PREDICTOR, OWN, "valid")]
+    with world.platform.http(token) as http:
+        for method, path in [("GET", "/v2/models/dep-alpha/infer"), ("GET", "/v2/repository/index"),
+                             ("DELETE", "/v2/models/dep-alpha"), ("GET", "/v2/models/dep-alpha/versions/1/x")]:
+            response = http.request(method, path)
+            assert response.status_code == 404 and "no route" in response.json()["error"], (method, path)
+
+
+def test_a_route_without_a_policy_entry_stops_the_app_from_being_built(tmp_path: Path):
+    from fastapi import APIRouter
+
+    from aiplane.api import guarding
+
+    router = APIRouter(prefix="/api/v1")
+
+    @router.get("/unlisted")
+    def unlisted() -> None: ...
+
+    with pytest.raises(KeyError, match="GET /api/v1/unlisted has no entry"):
+        guarding.check_covered(router.routes)
+
+    unguarded = APIRouter(prefix="/api/v1")
+
+    @unguarded.get("/tenants")
+    def listed_but_unguarded() -> None: ...
+
+    with pytest.raises(RuntimeError, match="does not run aiplane.api.guarding.Guard"):
+        guarding.check_covered(unguarded.routes)
+
+    outside = APIRouter()
+
+    @outside.get("/v2/models/{name}")
+    def shadow(name: str) -> None: ...
+
+    # A guarded route served outside /api/v1 would skip the guard: refused as well.
+    with pytest.raises(RuntimeError, match="guarded .* but lives outside /api/v1"):
+        guarding.check_covered(outside.routes)

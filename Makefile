@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench-serving clean
+.PHONY: run test lint typecheck bench-serving bench-tenancy clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP)
 
 bench-serving: $(STAMP)
 	bench/serving/run.sh
+
+bench-tenancy: $(STAMP)
+	$(BIN)/python bench/tenancy/run.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/aiplane

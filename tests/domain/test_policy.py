@@ -1,7 +1,8 @@
 import pytest
 
 from aiplane.domain.errors import Forbidden
-from aiplane.domain.policy import ALLOWED, Action, Principal, authorize, check_grant
+from aiplane.domain.policy import (ALLOWED, ROUTES, Action, Principal, Scope, authorize, check_grant,
+                                   match_data_plane, route_policy)
 from aiplane.domain.roles import Role
 
 
@@ -45,3 +46,25 @@ def test_tenant_admin_grants_only_tenant_roles_in_its_tenant():
 def test_deployer_cannot_create_keys():
     with pytest.raises(Forbidden):
         check_grant(Principal("k", Role.DEPLOYER, "clinical"), Role.PREDICTOR, "clinical")
+
+
+def test_every_guarded_route_names_an_action_and_only_public_ones_do_not():
+    for (method, template), rule in ROUTES.items():
+        assert (rule.action is None) == (rule.scope is Scope.PUBLIC), (method, template)
+        if rule.scope is Scope.PATH:
+            assert "{tenant}" in template, template
+
+
+def test_data_plane_paths_match_their_templates_and_nothing_else():
+    template, rule, params = match_data_plane("POST", "/v2/models/risk/versions/2/infer")
+    assert template == "/v2/models/{name}/versions/{version}/infer" and params == {"name": "risk", "version": "2"}
+    assert rule.action is Action.PREDICT and rule.scope is Scope.DATA
+    assert match_data_plane("GET", "/v2/")[0] == "/v2"
+    for method, path in [("GET", "/v2/models/risk/infer"), ("POST", "/v2/models//infer"), ("GET", "/v2/models"),
+                         ("POST", "/v2/repository/index"), ("DELETE", "/v2/models/risk")]:
+        assert match_data_plane(method, path) is None, (method, path)
+
+
+def test_a_route_without_an_entry_is_named_in_the_error():
+    with pytest.raises(KeyError, match="GET /api/v1/nothing has no entry"):
+        route_policy("GET", "/api/v1/nothing")

@@ -60,8 +60,8 @@ class RequestLimits:
             wait = _take(self._deployments, deployment_id, tenant_rate, self.share, now)
             if wait:
                 self.refused += 1
-                raise RateLimited(f"deployment {tenant}/{deployment} is over tenant {tenant!r}'s rate limit of "
-                                  f"{tenant_rate:g} requests per second; retry after "
+                raise RateLimited(f"deployment {tenant}/{deployment} is over the rate limit of tenant {tenant!r} "
+                                  f"({tenant_rate:g} requests per second per deployment); retry after "
                                   f"{ratelimit.retry_after_header(wait)} s or raise the tenant's --rate-limit.", wait)
 
 

@@ -61,7 +61,7 @@ def test_data_plane_paths_match_their_templates_and_nothing_else():
     assert rule.action is Action.PREDICT and rule.scope is Scope.DATA
     assert match_data_plane("GET", "/v2/")[0] == "/v2"
     for method, path in [("GET", "/v2/models/risk/infer"), ("POST", "/v2/models//infer"), ("GET", "/v2/models"),
-                         ("POST", "/v2/repository/index"), ("DELETE", "/v2/models/risk")]:
+                         ("GET", "/v2/repository/index"), ("DELETE", "/v2/models/risk")]:
         assert match_data_plane(method, path) is None, (method, path)
 
 

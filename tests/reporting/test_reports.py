@@ -74,8 +74,8 @@ def test_the_committed_readme_chart_is_what_the_example_generates(example_plan):
 def test_the_readme_summary_is_the_example_plan(example_plan):
     readme = (ROOT / "README.md").read_text()
     text = markdown.render(report.build(example_plan))
-    totals = text.split("**Totals**")[1].split("**Workloads**")[0].strip()
-    assert totals in readme, "update README.md 'Plan before you build' from `aiplane plan examples/portfolio.yaml --format md`"
+    summary = text.split("## Summary\n")[1].split("\n## ")[0].strip()
+    assert summary in readme, "update README.md 'Plan before you build' from `aiplane plan examples/portfolio.yaml --format md`"
 
 
 def test_a_lever_that_costs_money_is_drawn_left_of_zero():

@@ -2,7 +2,8 @@
 
 `costs(plan)`: baseline vs optimized monthly cost per workload.
 `savings(plan)`: per workload, one bar stacked by saving lever (a lever that costs money
-is drawn left of zero); the legend gives the portfolio total of each lever.
+is drawn left of zero); the legend gives the portfolio total of each lever, including the
+idle share of whole pooled GPUs, which belongs to no single workload.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from aiplane.domain.planning.plans import Lever, PortfolioPlan
 from aiplane.reporting.money import compact, share, usd
 
 COLORS = {Lever.TRAINING_BURST: "#4c78a8", Lever.TRAINING_ON_PREM: "#72b7b2", Lever.CPU_INFERENCE: "#54a24b",
-          Lever.GPU_POOLING: "#f58518", Lever.QUANTIZATION: "#b279a2", Lever.INFERENCE_PLACEMENT: "#e45756"}
+          Lever.GPU_POOLING: "#f58518", Lever.QUANTIZATION: "#b279a2", Lever.INFERENCE_PLACEMENT: "#e45756",
+          Lever.POOL_ROUNDING: "#9d755d"}
 _FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif\""
 _LABEL_W, _BAR_W, _PAD = 170, 480, 16
 

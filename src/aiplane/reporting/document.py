@@ -19,6 +19,8 @@ def build(plan: PortfolioPlan) -> dict[str, Any]:
             "savings_by_lever": {lever.value: _cents(v) for lever, v in plan.savings_by_lever().items()},
             "infeasible": [w.infeasible for w in plan.workloads if w.infeasible],
         },
+        "pools": [{"name": p.name, "gpu_model": p.gpu_model, "allocated_gpus": round(p.allocated, 6),
+                   "provisioned_gpus": p.provisioned, "idle": _costed(Costed((p.line,)))} for p in plan.pools],
         "workloads": [_workload(w) for w in plan.workloads],
         "catalog": catalog(plan.catalog),
     }

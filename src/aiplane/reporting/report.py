@@ -60,7 +60,10 @@ def _summary(plan: PortfolioPlan) -> Section:
     overview = Table("Workloads", ("workload", "architecture", "inference on", "baseline/month", "optimized/month",
                                    "saved"), rows, frozenset({3, 4, 5}))
     notes = tuple(f"Infeasible: {w.infeasible}" for w in plan.workloads if w.infeasible)
-    return Section("Summary", notes, (totals, levers, overview))
+    pools = Table("GPU pools", ("pool", "GPUs allocated", "GPUs to provision", "idle share per month"), tuple(
+        (p.name, f"{p.allocated:.2f}", str(p.provisioned), usd(p.line.amount)) for p in plan.pools),
+        frozenset({1, 2, 3}))
+    return Section("Summary", notes, (totals, levers, overview) + ((pools,) if plan.pools else ()))
 
 
 def _device(d: Decision | None) -> str:

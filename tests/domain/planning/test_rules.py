@@ -172,3 +172,20 @@ def test_property_any_valid_catalog_plans_and_renders_with_savings_that_add_up(w
                                                                   rel=1e-9, abs=1e-6)
     for fmt in (ReportFormat.JSON, ReportFormat.MD, ReportFormat.HTML, ReportFormat.SVG):
         assert formats.render(plan, fmt)
+
+
+def test_mig_shares_are_bought_as_whole_gpus_per_pool_and_per_edge_site():
+    fraud = {"industry": "finance", "latency_p99_ms": 50, "requests_per_day": 1_000_000, "inference": {"gpus": 1}}
+    plant = {"industry": "manufacturing", "latency_p99_ms": 10, "model_size_gb": 0.2, "requests_per_day": 1_000_000,
+             "edge_sites": 3}
+    plan = plan_of({"name": "fraud-a", **fraud}, {"name": "fraud-b", **fraud}, {"name": "plant", **plant})
+    assert [w.inference.chosen.device for w in plan.workloads] == ["mig-2g.20gb INT8"] * 2 + ["mig-1g.10gb INT8"]
+    edge, onprem = plan.pools
+    assert (onprem.name, onprem.allocated, onprem.provisioned) == ("on-prem A100-80GB", pytest.approx(4 / 7), 1)
+    assert (edge.name, edge.allocated, edge.provisioned) == ("edge A100-80GB, plant (3 sites)", pytest.approx(3 / 7), 3)
+    rate = plan.catalog.prices.gpu_hour("A100-80GB", Placement.ON_PREM)
+    idle = (1 - 4 / 7) * 730 * rate + (3 - 3 / 7) * 730 * rate
+    assert plan.pool_rounding_monthly == pytest.approx(idle)
+    levers = plan.savings_by_lever()
+    assert levers[Lever.POOL_ROUNDING] == pytest.approx(-idle)
+    assert sum(levers.values()) == pytest.approx(plan.baseline_monthly - plan.optimized_monthly)

@@ -6,12 +6,36 @@ import dataclasses
 
 from aiplane.domain.planning import costing, rules, savings, sizing
 from aiplane.domain.planning.catalog import Catalog, Placement
-from aiplane.domain.planning.plans import Costed, Decision, Option, PortfolioPlan, PriceLine, Stage, WorkloadPlan
+from aiplane.domain.planning.plans import (Costed, Decision, Option, Pool, PortfolioPlan, PriceLine, Stage,
+                                          WorkloadPlan)
 from aiplane.domain.planning.portfolio import Portfolio, Workload
 
 
 def plan(portfolio: Portfolio) -> PortfolioPlan:
-    return PortfolioPlan(portfolio.catalog, tuple(_workload(portfolio.catalog, w) for w in portfolio.workloads))
+    c = portfolio.catalog
+    plans = tuple(_workload(c, w) for w in portfolio.workloads)
+    return PortfolioPlan(c, plans, _pools(c, portfolio.workloads, plans))
+
+
+def _pools(c: Catalog, workloads: tuple[Workload, ...], plans: tuple[WorkloadPlan, ...]) -> tuple[Pool, ...]:
+    """Whole GPUs for the MIG shares: one pool per placement and GPU model, one per workload at the edge."""
+    shared: dict[tuple[Placement, str], float] = {}
+    pools = []
+    hours = c.prices.hours_per_month
+    for w, p in zip(workloads, plans):
+        o = p.inference.chosen if p.inference is not None and not p.infeasible else None
+        if o is None or o.gpus == 0:
+            continue
+        if o.placement is Placement.EDGE:
+            name = f"edge {w.gpu_model}, {w.name} ({o.sites} site{'s' if o.sites != 1 else ''})"
+            pools.append(Pool.of(name, w.gpu_model, o.gpus * o.sites, Pool.whole(o.gpus) * o.sites,
+                                 c.prices.gpu_hour(w.gpu_model, o.placement), hours))
+        else:
+            key = (o.placement, w.gpu_model)
+            shared[key] = shared.get(key, 0.0) + o.gpus
+    pools += [Pool.of(f"{where.value} {model}", model, gpus, Pool.whole(gpus), c.prices.gpu_hour(model, where), hours)
+              for (where, model), gpus in shared.items()]
+    return tuple(sorted(pools, key=lambda pool: pool.name))
 
 
 def _workload(c: Catalog, w: Workload) -> WorkloadPlan:
@@ -45,6 +69,8 @@ def _training_options(c: Catalog, w: Workload) -> tuple[Option, ...]:
 def _breakeven(c: Catalog, w: Workload) -> str:
     p = c.prices
     hours = p.hours_per_month * p.gpu_hour(w.gpu_model, Placement.ON_PREM) / p.gpu_hour(w.gpu_model, Placement.CLOUD)
+    if hours >= p.hours_per_month:
+        return "owning never beats a cloud burst at these prices"
     return f"owning beats a cloud burst above {hours:.0f} GPU-hours per GPU per month"
 
 

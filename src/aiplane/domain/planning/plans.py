@@ -7,6 +7,7 @@ traced to the catalog price that produced it.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 from aiplane.domain.planning.catalog import Catalog, Placement
@@ -46,6 +47,8 @@ class Option:
     summary: str  # how it is sized, e.g. "16 GPUs x 120 h" or "1 node of 8 cores"
     cost: Costed
     ruled_out: str | None = None  # the non-negotiable that eliminates it
+    gpus: float = 0.0  # GPU share allocated (per site at the edge); 0 on CPU and for training
+    sites: int = 1
 
     @property
     def label(self) -> str:
@@ -67,6 +70,7 @@ class Lever(str, enum.Enum):
     GPU_POOLING = "GPU pooling (MIG)"
     QUANTIZATION = "INT8 quantization"
     INFERENCE_PLACEMENT = "inference placement"
+    POOL_ROUNDING = "pool rounding"  # whole GPUs bought for MIG shares: a cost, so a negative saving
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +97,33 @@ class WorkloadPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class Pool:
+    """GPUs bought for the MIG shares placed on them: shared by every workload at a placement,
+    except at the edge, where each site of a workload has its own."""
+
+    name: str  # "on-prem A100-80GB" or "edge A100-80GB, plant (3 sites)"
+    gpu_model: str
+    allocated: float  # GPUs' worth of slices charged to workloads
+    provisioned: int  # whole GPUs to buy or rent
+    line: PriceLine  # the idle remainder, which no workload is charged for
+
+    @classmethod
+    def of(cls, name: str, gpu_model: str, allocated: float, provisioned: int, unit_price: float,
+           hours: float) -> Pool:
+        idle = PriceLine(f"{name}: idle share of whole GPUs", (provisioned - allocated) * hours, "GPU-hour",
+                         unit_price)
+        return cls(name, gpu_model, allocated, provisioned, idle)
+
+    @staticmethod
+    def whole(gpus: float) -> int:
+        return math.ceil(gpus - 1e-9)
+
+
+@dataclass(frozen=True, slots=True)
 class PortfolioPlan:
     catalog: Catalog
     workloads: tuple[WorkloadPlan, ...]
+    pools: tuple[Pool, ...] = ()
 
     @property
     def feasible(self) -> tuple[WorkloadPlan, ...]:
@@ -106,12 +134,17 @@ class PortfolioPlan:
         return sum(w.baseline.monthly for w in self.feasible)
 
     @property
+    def pool_rounding_monthly(self) -> float:
+        return sum(p.line.amount for p in self.pools)
+
+    @property
     def optimized_monthly(self) -> float:
-        return sum(w.optimized_monthly for w in self.feasible)
+        return sum(w.optimized_monthly for w in self.feasible) + self.pool_rounding_monthly
 
     def savings_by_lever(self) -> dict[Lever, float]:
         totals = {lever: 0.0 for lever in Lever}
         for w in self.feasible:
             for s in w.savings:
                 totals[s.lever] += s.monthly
+        totals[Lever.POOL_ROUNDING] = -self.pool_rounding_monthly
         return {lever: amount for lever, amount in totals.items() if abs(amount) >= 0.005}

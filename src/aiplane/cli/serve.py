@@ -22,6 +22,7 @@ def serve_model(
     max_batch_size: int = typer.Option(1, "--max-batch-size", help="Largest batch of rows run at once (1 = no batching)."),
     max_batch_delay_ms: float = typer.Option(0.0, "--max-batch-delay-ms", help="Longest wait for a batch to fill."),
     max_queue: int = typer.Option(1024, "--max-queue", help="Requests allowed to wait for a batch (503 beyond)."),
+    grpc_port: int = typer.Option(None, "--grpc-port", help="Also serve gRPC (GRPCInferenceService) on this port."),
     parent_pid: int = typer.Option(None, "--parent-pid", hidden=True),
 ) -> None:
     """Serve one ONNX model over the Open Inference Protocol (KServe V2)."""
@@ -29,4 +30,4 @@ def serve_model(
         raise InvalidInput("give exactly one of --port or --socket.")
     batching = server.BatchingOptions(max_batch_size, max_batch_delay_ms, max_queue).validate()
     app = server.build_app(model, name or model.stem, model_version, max_body_bytes, threads, batching)
-    server.serve(app, host, port, socket, parent_pid)
+    server.serve(app, host, port, socket, parent_pid, grpc_port)

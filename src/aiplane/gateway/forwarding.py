@@ -31,14 +31,20 @@ class ReplicaPool:
             reused = bool(self._idle)
             conn = self._idle.pop() if reused else await self._connect()
             try:
-                result = await asyncio.wait_for(_exchange(conn, head, body), timeout)
+                # asyncio.timeout, not wait_for: no extra task per request on the hot path.
+                async with asyncio.timeout(timeout):
+                    result = await _exchange(conn, head, body)
+            except TimeoutError:  # a subclass of OSError: the replica is slow, not gone (504, no retry)
+                conn[1].close()
+                raise
             except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
                 conn[1].close()
                 if not reused:
                     raise Unavailable("the model replica closed the connection; retry shortly.") from exc
                 # An idle connection the replica had closed: try once more on a fresh one.
                 conn = await self._connect()
-                result = await asyncio.wait_for(_exchange(conn, head, body), timeout)
+                async with asyncio.timeout(timeout):
+                    result = await _exchange(conn, head, body)
             except BaseException:
                 conn[1].close()
                 raise
@@ -93,7 +99,7 @@ class RoutingTable:
 
     def set_replicas(self, deployment_id: int, sockets: list[str]) -> None:
         old = {p.socket_path: p for p in self._pools.get(deployment_id, [])}
-        pools = [old.pop(s, None) or ReplicaPool(s, self.size) for s in sockets]
+        pools = [old.pop(s) if s in old else ReplicaPool(s, self.size) for s in sockets]
         for gone in old.values():
             gone.close()
         if pools:

@@ -85,21 +85,9 @@ def _decode_input(item: Any, expected: dict[str, TensorSpec], max_elements: int,
                   offset: int) -> tuple[str, np.ndarray, int]:
     if not isinstance(item, dict):
         raise InvalidInput("each entry of 'inputs' must be an object with name, shape, datatype and data.")
-    name = item.get("name")
-    spec = expected.get(name) if isinstance(name, str) else None
-    if spec is None:
-        raise InvalidInput(f"input {name!r} is not an input of this model; it takes {list(expected)}.")
-    datatype = tensors.check_datatype(spec.name, item.get("datatype"))
-    if datatype != spec.datatype:
-        raise InvalidInput(f"input {name!r} has datatype {datatype!r} but the model expects {spec.datatype!r}.")
-    shape = item.get("shape")
-    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-        raise InvalidInput(f"input {name!r} needs a 'shape' list of non-negative integers, got {shape!r}.")
-    if len(shape) != len(spec.shape) or any(w != -1 and w != d for w, d in zip(spec.shape, shape)):
-        raise InvalidInput(f"input {name!r} has shape {shape} but the model expects {list(spec.shape)} (-1 = any).")
-    count = math.prod(shape)
-    if count > max_elements:
-        raise InvalidInput(f"input {name!r} of shape {shape} has {count} elements, more than the limit {max_elements}.")
+    spec, datatype, shape, count = check_input(item.get("name"), item.get("datatype"), item.get("shape"),
+                                               expected, max_elements)
+    name = spec.name
     size = _binary_size(spec.name, item.get("parameters"))
     if size is not None:
         if "data" in item:
@@ -113,6 +101,26 @@ def _decode_input(item: Any, expected: dict[str, TensorSpec], max_elements: int,
     if datatype == "BF16":
         raise InvalidInput(f"input {name!r} is BF16, which JSON cannot carry; send it as binary tensor data.")
     return spec.name, tensors.from_json(spec.name, datatype, shape, count, item["data"]), offset
+
+
+def check_input(name: Any, datatype: Any, shape: Any, expected: dict[str, TensorSpec],
+                max_elements: int) -> tuple[TensorSpec, str, list[int], int]:
+    """Validate one input's name, datatype and shape against the signature, before any data is
+    touched; returns its spec, datatype, shape and element count."""
+    spec = expected.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise InvalidInput(f"input {name!r} is not an input of this model; it takes {list(expected)}.")
+    datatype = tensors.check_datatype(spec.name, datatype)
+    if datatype != spec.datatype:
+        raise InvalidInput(f"input {name!r} has datatype {datatype!r} but the model expects {spec.datatype!r}.")
+    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+        raise InvalidInput(f"input {name!r} needs a 'shape' list of non-negative integers, got {shape!r}.")
+    if len(shape) != len(spec.shape) or any(w != -1 and w != d for w, d in zip(spec.shape, shape)):
+        raise InvalidInput(f"input {name!r} has shape {shape} but the model expects {list(spec.shape)} (-1 = any).")
+    count = math.prod(shape)
+    if count > max_elements:
+        raise InvalidInput(f"input {name!r} of shape {shape} has {count} elements, more than the limit {max_elements}.")
+    return spec, datatype, shape, count
 
 
 def _binary_size(name: str, parameters: Any) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -10,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+import uvloop
 
 from aiplane.domain.errors import InvalidInput
 from aiplane.runtime import onnx_model
+from aiplane.serving import grpc_server
 from aiplane.serving.app import ModelApp
 from aiplane.serving.batching import Batcher
 
@@ -47,7 +50,8 @@ def build_app(model: Path, name: str, version: str, max_body_bytes: int, threads
     return ModelApp(run, sig, name, version, max_body_bytes, batcher)
 
 
-def serve(app: ModelApp, host: str, port: int | None, socket: Path | None, parent_pid: int | None) -> None:
+def serve(app: ModelApp, host: str, port: int | None, socket: Path | None, parent_pid: int | None,
+          grpc_port: int | None = None) -> None:
     if parent_pid:
         _exit_with_parent(parent_pid)
     config = uvicorn.Config(
@@ -56,7 +60,18 @@ def serve(app: ModelApp, host: str, port: int | None, socket: Path | None, paren
         # The gateway keeps connections open and reuses them; do not close idle ones early.
         timeout_keep_alive=3600,
     )
-    uvicorn.Server(config).run()
+    if grpc_port is None:
+        uvicorn.Server(config).run()
+    else:
+        uvloop.run(_serve_with_grpc(uvicorn.Server(config), app, host, grpc_port))
+
+
+async def _serve_with_grpc(http: uvicorn.Server, app: ModelApp, host: str, grpc_port: int) -> None:
+    grpc = grpc_server.start(app, asyncio.get_running_loop(), host, grpc_port)
+    try:
+        await http.serve()
+    finally:
+        grpc.stop(grace=1.0)
 
 
 def _exit_with_parent(parent_pid: int) -> None:

@@ -67,6 +67,10 @@ class ControlSettings:
     state_poll_s: float = _setting(0.5, "AIPLANE_STATE_POLL_S",
                                    "How often cached keys, tenants and routes are checked against the "
                                    "store, so a change made elsewhere takes effect within a second.")
+    reconcile_s: float = _setting(2.0, "AIPLANE_RECONCILE_S",
+                                  "How often running replicas are matched to the store, so a deployment "
+                                  "scaled or deleted by another process (a CLI on the same store, another "
+                                  "worker) starts or stops its replicas within a few seconds.")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from aiplane.control.tenants import TenantService
 from aiplane.domain.clock import SystemClock
 from aiplane.domain.policy import Principal
 from aiplane.domain.roles import Role
+from aiplane.store import deployments as deployment_rows
 from aiplane.store.database import Database
 from tests.conftest import Platform, TrainedModel, pids_alive
 
@@ -234,6 +235,7 @@ def test_a_tenant_deleted_by_another_process_loses_access_within_a_second(platfo
         _created(http.post("/api/v1/tenants", json={"name": "shortlived", "cpus": 1}))
         _register(http, "shortlived", trained_model)
         _created(http.post("/api/v1/tenants/shortlived/deployments", json={"name": "bc", "model": "bc:1"}))
+        pids = [r["pid"] for r in http.get("/api/v1/tenants/shortlived/deployments/bc").json()["replica_status"]]
     key = _key(platform, "shortlived")
     db = _store(platform)
     with platform.http(key["secret"]) as http:
@@ -242,9 +244,27 @@ def test_a_tenant_deleted_by_another_process_loses_access_within_a_second(platfo
         took = _within_one_second(lambda: _infer(http, "bc", trained_model.x).status_code == 401)
     db.dispose()
     assert took < 1.0
+    deadline = time.monotonic() + 20  # the reconciler stops the deleted tenant's replicas
+    while pids_alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pids and pids_alive(pids) == []
     with platform.http(platform.admin_key) as http:
         named = http.post("/v2/models/bc/infer", headers={"X-Aiplane-Tenant": "shortlived"}, json={})
     assert named.status_code == 404
+
+
+def test_a_deployment_scaled_by_another_process_gets_its_replicas(platform: Platform):
+    db = _store(platform)
+    with db.write() as conn:
+        deployment_rows.scale(db, conn, "finance", "fraud", 2)
+    db.dispose()
+    with platform.http(platform.admin_key) as http:
+        deadline = time.monotonic() + 60
+        while (doc := http.get("/api/v1/tenants/finance/deployments/fraud").json())["replicas"]["ready"] < 2:
+            assert time.monotonic() < deadline, doc
+            time.sleep(0.2)
+        assert http.post("/api/v1/tenants/finance/deployments/fraud/scale", json={"replicas": 1}).status_code == 200
+        assert http.get("/api/v1/tenants/finance/quota").json()["resources"]["replicas"]["used"] == 1
 
 
 def test_replicas_of_different_tenants_share_no_writable_directory(platform: Platform):

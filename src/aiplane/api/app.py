@@ -120,15 +120,17 @@ def _lifespan(svc: services.Services, demo_mode: bool,
         svc.cache.reload()
         svc.deployments.start_all()
         poller = asyncio.get_running_loop().create_task(_poll(svc), name="state poll")
+        reconciler = asyncio.get_running_loop().create_task(_reconcile(svc), name="replica reconciler")
         try:
             banner = await (_seed_demo(svc) if demo_mode else asyncio.to_thread(_plain_banner, svc))
             if on_ready is not None:
                 on_ready(banner)
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in (poller, reconciler):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await svc.supervisor.stop_all()
             await asyncio.to_thread(svc.cache.write_last_used, svc.cache.take_last_used())
             svc.db.dispose()
@@ -148,6 +150,15 @@ async def _poll(svc: services.Services) -> None:
                 await asyncio.to_thread(svc.cache.write_last_used, svc.cache.take_last_used())
         except Exception:  # the store may be briefly unreachable; keep serving from the cache
             log.warning("state reload failed; serving from the cached state", exc_info=True)
+
+
+async def _reconcile(svc: services.Services) -> None:
+    while True:
+        await asyncio.sleep(svc.settings.control.reconcile_s)
+        try:
+            await svc.deployments.reconcile()
+        except Exception:  # the store may be briefly unreachable; try again next round
+            log.warning("replica reconciliation failed; retrying", exc_info=True)
 
 
 def _url(svc: services.Services) -> str:

@@ -44,9 +44,10 @@ def build_router(svc: Services) -> APIRouter:
 
     @router.delete("/tenants/{tenant}", status_code=204, tags=["tenants"])
     async def delete_tenant(tenant: str, p: Principal = Depends(who)) -> None:
-        for deployment_id in await run_in_threadpool(svc.tenants.deployments_of, p, tenant):
+        deployment_ids = await run_in_threadpool(svc.tenants.deployments_of, p, tenant)
+        await run_in_threadpool(svc.tenants.delete, p, tenant)  # desired state first, then the replicas
+        for deployment_id in deployment_ids:
             await svc.supervisor.remove(deployment_id)
-        await run_in_threadpool(svc.tenants.delete, p, tenant)
 
     # Keys
     @router.post("/keys", status_code=201, tags=["keys"])

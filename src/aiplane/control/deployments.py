@@ -110,13 +110,28 @@ class DeploymentService:
     async def delete(self, who: Principal, tenant: str, name: str) -> None:
         authorize(who, Action.DEPLOYMENT_WRITE, tenant)
         deployment = await asyncio.to_thread(self._get, tenant, name)
-        await self.supervisor.remove(deployment.id)
+        # Desired state first (routes go at once), then the replicas converge to it.
         await asyncio.to_thread(self._delete_row, deployment.id)
+        await self.supervisor.remove(deployment.id)
+
+    async def reconcile(self) -> None:
+        """Make the running replicas match the store: start, scale or stop what a change made by
+        another process (another gateway worker, a CLI on the same store) asks for."""
+        wanted = {d.id: d for d in await asyncio.to_thread(self._all)}
+        for deployment_id in self.supervisor.deployment_ids() - wanted.keys():
+            await self.supervisor.remove(deployment_id)
+        for deployment in wanted.values():
+            if self.supervisor.count(deployment.id) != deployment.replicas:
+                await self.supervisor.resize(deployment)
 
     def _delete_row(self, deployment_id: int) -> None:
         with self.db.write() as conn:
             deployment_rows.delete(conn, deployment_id)
         self.on_change()
+
+    def _all(self) -> list[Deployment]:
+        with self.db.read() as conn:
+            return deployment_rows.list_all(conn)
 
     def _get(self, tenant: str, name: str) -> Deployment:
         with self.db.read() as conn:

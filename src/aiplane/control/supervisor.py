@@ -202,5 +202,11 @@ class Supervisor:
     async def stop_all(self) -> None:
         await asyncio.gather(*(self.remove(d) for d in list(self._replicas)))
 
+    def deployment_ids(self) -> set[int]:
+        return set(self._replicas)
+
+    def count(self, deployment_id: int) -> int:
+        return len(self._replicas.get(deployment_id, []))
+
     def status(self, deployment_id: int) -> list[ReplicaStatus]:
         return [r.status() for r in self._replicas.get(deployment_id, [])]

@@ -83,6 +83,7 @@ class AuthGuard:
         self.burst = float(max(1, burst))
         self._buckets: dict[str | None, TokenBucket] = {}
         self._listeners: list[Callable[[AuthFailure], None]] = []
+        self._refusing: set[str | None] = set()  # addresses whose refusal has been logged
 
     def subscribe(self, listener: Callable[[AuthFailure], None]) -> None:
         """Call `listener` with every failed authentication (it must be quick; it runs inline)."""
@@ -94,7 +95,9 @@ class AuthGuard:
         if bucket is None:
             return
         wait = bucket.empty(self.clock.monotonic())
-        if wait:
+        if not wait:
+            self._refusing.discard(client)
+        else:
             raise RateLimited(f"too many failed authentications from {client}; retry after "
                               f"{ratelimit.retry_after_header(wait)} s with a valid key.", wait)
 
@@ -106,6 +109,11 @@ class AuthGuard:
                 self._forget_idle(now)
             bucket = self._buckets[client] = TokenBucket(self.rate, self.burst, now)
         bucket.take(now)
+        wait = bucket.empty(now)
+        if wait and client not in self._refusing:  # say so once per episode, not once per failure
+            self._refusing.add(client)
+            log.warning("client %s is refused for %d s after repeated failed authentications", client,
+                        ratelimit.retry_after_header(wait))
         event = AuthFailure(self.clock.now(), client, key_id, plane, reason)
         for listener in self._listeners:
             try:
@@ -116,3 +124,4 @@ class AuthGuard:
     def _forget_idle(self, now: float) -> None:
         for address in [a for a, b in self._buckets.items() if b.empty(now) == 0.0 and b.tokens >= b.burst]:
             del self._buckets[address]
+            self._refusing.discard(address)

@@ -74,11 +74,34 @@ class ControlSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    checkpoint_interval_s: float = _setting(1.0, "AIPLANE_AUDIT_CHECKPOINT_INTERVAL_S",
+                                            "How often the audit tree is signed when it grew. One second bounds "
+                                            "the unsigned tail a truncation could hide to a second of events.")
+    commit_timeout_s: float = _setting(10.0, "AIPLANE_AUDIT_COMMIT_TIMEOUT_S",
+                                       "How long a prediction waits for its audit event to be durable before "
+                                       "it fails with 503 and its answer is withheld (fail-closed).")
+    max_batch: int = _setting(4096, "AIPLANE_AUDIT_MAX_BATCH",
+                              "Most events committed in one transaction (group commit); the writer takes "
+                              "whatever queued while the previous commit ran, up to this.")
+    max_pending: int = _setting(100_000, "AIPLANE_AUDIT_MAX_PENDING",
+                                "Events waiting for the writer before new predictions are refused with 503, "
+                                "so a stalled store cannot grow memory without bound.")
+    retention_days: int = _setting(2192, "AIPLANE_AUDIT_RETENTION_DAYS",
+                                   "Default retention of audit metadata per tenant: six years (HIPAA keeps "
+                                   "compliance records six years). Pruning keeps leaf hashes, so proofs stay.")
+    record_predictions: bool = _setting(True, "AIPLANE_AUDIT_RECORD_PREDICTIONS",
+                                        "Benchmark-only switch: false serves predictions without audit events, "
+                                        "to measure what auditing costs. Never turn it off in production.")
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     control: ControlSettings = field(default_factory=ControlSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @property
     def database_url(self) -> str:
@@ -110,8 +133,10 @@ def _convert(f: dataclasses.Field[Any], raw: Any) -> Any:
     try:
         if kind is Path:
             return Path(raw)
+        if kind is bool and isinstance(raw, str):
+            return {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}[raw.lower()]
         return kind(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         raise InvalidInput(f"setting {f.metadata['env']} has value {raw!r}, which is not a valid {kind.__name__}.") from None
 
 

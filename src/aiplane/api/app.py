@@ -16,7 +16,8 @@ from prometheus_client.core import GaugeMetricFamily
 from starlette.exceptions import HTTPException
 
 from aiplane import __version__
-from aiplane.api import guarding, plan_routes, problems, services
+from aiplane.api import auditing, guarding, plan_routes, problems, services
+from aiplane.api.audit_routes import build_audit_router
 from aiplane.api.routes import build_router
 from aiplane.control import demo
 from aiplane.domain.errors import AiplaneError, NotFound
@@ -48,9 +49,11 @@ def create_app(settings: Settings, demo_mode: bool = False,
     api.add_exception_handler(HTTPException, problems.on_http_error)
     api.include_router(build_router(svc))
     api.include_router(plan_routes.build_router(svc), dependencies=[Depends(guarding.guard(svc.cache))])
+    api.include_router(build_audit_router(svc))
     _system_routes(api, svc)
     guarding.check_covered(api.routes)
     gateway = svc.gateway
+    control = auditing.ControlAudit(api, svc.audit_writer, svc.cache, svc.clock, settings.audit.commit_timeout_s)
     upload_limit = settings.control.max_upload_bytes
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -60,7 +63,7 @@ def create_app(settings: Settings, demo_mode: bool = False,
             response = problems.problem(413, "Payload too large",
                                         f"the request body exceeds the limit of {upload_limit} bytes.")
             return await response(scope, receive, send)
-        return await api(scope, receive, send)
+        return await control(scope, receive, send)
 
     return app, svc
 
@@ -118,21 +121,29 @@ def _lifespan(svc: services.Services, demo_mode: bool,
     @contextlib.asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
         svc.cache.reload()
+        svc.audit_writer.start()
         svc.deployments.start_all()
         poller = asyncio.get_running_loop().create_task(_poll(svc), name="state poll")
         reconciler = asyncio.get_running_loop().create_task(_reconcile(svc), name="replica reconciler")
+        signing = asyncio.get_running_loop().create_task(
+            svc.audit.keep_checkpointing(svc.settings.audit.checkpoint_interval_s), name="audit checkpoints")
         try:
             banner = await (_seed_demo(svc) if demo_mode else asyncio.to_thread(_plain_banner, svc))
             if on_ready is not None:
                 on_ready(banner)
             yield
         finally:
-            for task in (poller, reconciler):
+            for task in (poller, reconciler, signing):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await svc.supervisor.stop_all()
             await asyncio.to_thread(svc.cache.write_last_used, svc.cache.take_last_used())
+            await asyncio.to_thread(svc.audit_writer.stop)
+            try:
+                await asyncio.to_thread(svc.audit.checkpoint)  # sign the tail before going down
+            except Exception:
+                log.warning("the final audit checkpoint failed; the next start signs the tail", exc_info=True)
             svc.db.dispose()
 
     return lifespan

@@ -5,13 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiplane.artifacts.blobs import BlobStore
+from aiplane.control.audit import AuditService
 from aiplane.control.deployments import DeploymentService
 from aiplane.control.keys import KeyService
 from aiplane.control.models import ModelService
 from aiplane.control.supervisor import Supervisor
 from aiplane.control.tenants import TenantService
-from aiplane.domain.clock import SystemClock
+from aiplane.crypto import keyfiles
+from aiplane.crypto.envelope import Envelope
+from aiplane.crypto.signing import Signer
+from aiplane.domain.clock import Clock, SystemClock
+from aiplane.gateway.audit_log import AuditWriter, PayloadSealer
 from aiplane.gateway.app import Gateway
+from aiplane.gateway.auditing import PredictionAuditor
 from aiplane.gateway.forwarding import RoutingTable
 from aiplane.gateway.limiting import AuthGuard, RequestLimits
 from aiplane.gateway.state import StateCache
@@ -32,6 +38,9 @@ class Services:
     keys: KeyService
     models: ModelService
     deployments: DeploymentService
+    clock: Clock
+    audit: AuditService
+    audit_writer: AuditWriter
 
     @property
     def admin_key_file(self):  # type: ignore[no-untyped-def]
@@ -52,8 +61,9 @@ def build(settings: Settings) -> Services:
     routing = RoutingTable(settings.gateway.connections_per_replica)
     supervisor = Supervisor(data_dir, blobs.path, settings.control.replica_ready_timeout_s,
                             settings.gateway.max_body_bytes, routing.set_replicas)
+    audit, writer, auditor = _audit(settings, db, clock)
     gateway = Gateway(cache, routing, settings.gateway.max_body_bytes, settings.gateway.forward_timeout_s,
-                      RequestLimits(clock, share=1))
+                      RequestLimits(clock, share=1), auditor)
     return Services(
         settings=settings, db=db, blobs=blobs, cache=cache, routing=routing, supervisor=supervisor,
         gateway=gateway,
@@ -61,4 +71,17 @@ def build(settings: Settings) -> Services:
         keys=KeyService(db, clock, cache.reload),
         models=ModelService(db, blobs, clock),
         deployments=DeploymentService(db, clock, supervisor, cache.reload, settings.control.replica_ready_timeout_s),
+        clock=clock, audit=audit, audit_writer=writer,
     )
+
+
+def _audit(settings: Settings, db: Database, clock: Clock) -> tuple[AuditService, AuditWriter, PredictionAuditor | None]:
+    """Keys in DATA_DIR/audit (created on first start, 0600), the group-commit writer, the services."""
+    folder = settings.server.data_dir / "audit"
+    signer = Signer.load_or_create(folder / "signing.key")
+    hmac_key = keyfiles.load_or_create(folder / "hmac.key", keyfiles.random_key)
+    keys = Envelope(keyfiles.load_or_create(folder / "master.key", keyfiles.random_key))
+    s = settings.audit
+    writer = AuditWriter(db, PayloadSealer(keys, clock), s.max_batch, s.max_pending)
+    auditor = PredictionAuditor(writer, hmac_key, clock, s.commit_timeout_s) if s.record_predictions else None
+    return AuditService(db, clock, signer, keys, s.retention_days), writer, auditor

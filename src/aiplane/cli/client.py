@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 
@@ -24,7 +25,7 @@ class Client:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def call(self, method: str, path: str, raw: bool = False, **kwargs: Any) -> Any:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -32,9 +33,24 @@ class Client:
                               "or set AIPLANE_URL.") from None
         if response.status_code >= 400:
             raise _error(response)
+        if raw:
+            return response.text
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+    @contextlib.contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[Iterator[bytes]]:
+        """The response body in chunks, for exports too large to hold in memory."""
+        try:
+            with self.http.stream(method, path, **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                yield response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise Unavailable(f"cannot reach aiplane at {self.url} ({type(exc).__name__}); start it with 'aiplane up' "
+                              "or set AIPLANE_URL.") from None
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.call(method, "/api/v1" + path, **kwargs)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from aiplane.cli import deploy, keys, models, plan, predict, serve, tenants, up
+from aiplane.cli import audit, deploy, keys, models, plan, predict, serve, tenants, up
 from aiplane.cli.output import errors
 from aiplane.domain.errors import AiplaneError
 
@@ -20,6 +20,7 @@ app.add_typer(tenants.app, name="tenant", help="Tenants (teams) and their quotas
 app.add_typer(keys.app, name="key", help="API keys: create (shown once), list, revoke.")
 app.add_typer(models.app, name="model", help="Model registry: register, list, show.")
 app.add_typer(deploy.app, name="deploy", help="Deployments: create, scale, list, status, delete.")
+app.add_typer(audit.app, name="audit", help="Audit trail: tail, export, verify (also offline), proofs.")
 
 
 def main() -> None:

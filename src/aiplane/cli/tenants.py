@@ -94,3 +94,11 @@ def delete(name: str) -> None:
     """Delete a tenant with its keys, models and deployments (replicas are stopped)."""
     Client().api("DELETE", f"/tenants/{name}")
     console.print(f"tenant {name} deleted")
+
+
+@app.command("erase-payloads")
+def erase_payloads(name: str) -> None:
+    """Destroy the tenant's payload data keys (crypto-shredding): logged payloads become unreadable,
+    the audit log and its proofs stay verifiable."""
+    doc = Client().api("POST", f"/tenants/{name}/erase-payloads")
+    console.print(f"tenant {name}: {doc['data_keys_destroyed']} data key(s) destroyed; its logged payloads are unreadable")

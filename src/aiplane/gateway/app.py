@@ -17,6 +17,7 @@ from aiplane.domain.errors import (AiplaneError, Forbidden, InvalidInput, NotFou
                                    Unauthorized, Unavailable)
 from aiplane.domain.policy import Principal
 from aiplane.gateway import repository
+from aiplane.gateway.auditing import PredictionAuditor
 from aiplane.gateway.forwarding import RoutingTable
 from aiplane.gateway.limiting import RequestLimits
 from aiplane.gateway.state import StateCache
@@ -37,7 +38,8 @@ _FORWARDED = (b"content-type", b"inference-header-content-length")
 
 class Gateway:
     def __init__(self, cache: StateCache, routing: RoutingTable, max_body_bytes: int, timeout_s: float,
-                 limits: RequestLimits) -> None:
+                 limits: RequestLimits, audit: PredictionAuditor | None = None) -> None:
+        self.audit = audit
         self.cache = cache
         self.limits = limits
         self.routing = routing
@@ -91,13 +93,21 @@ class Gateway:
                           route.rate_limit)
         if length > self.max_body_bytes:
             raise PayloadTooLarge(f"the request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes.")
+        audit = self.audit if scope["method"] == "POST" and path.endswith("/infer") else None
+        started = audit.started() if audit is not None else None
         body = await _read_body(receive, self.max_body_bytes)
         target = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
         head = b"\r\n".join(
             [scope["method"].encode() + b" " + target + b" HTTP/1.1", b"host: replica",
              b"content-length: " + str(len(body)).encode(), *forwarded]
         ) + b"\r\n\r\n"
-        return await self._forward(route.deployment_id, head, body)
+        if audit is None or started is None:
+            return await self._forward(route.deployment_id, head, body)
+        try:
+            result = await self._forward(route.deployment_id, head, body)
+        except AiplaneError as exc:
+            result = _error(exc)
+        return await audit.record(principal, route, scope, body, result, started)
 
     async def _forward(self, deployment_id: int, head: bytes, body: bytes) -> tuple[int, list[Any], bytes]:
         attempts = max(1, min(2, self.routing.ready_count(deployment_id)))

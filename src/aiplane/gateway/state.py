@@ -31,6 +31,9 @@ class Route:
     name: str
     model_version: str
     rate_limit: float | None = None  # the tenant's, applied to this deployment
+    model: str = ""
+    artifact_digest: str = ""
+    payload_logging: bool = False
 
 
 class StateCache:
@@ -51,7 +54,8 @@ class StateCache:
             rates = {t.name: t.quota.rate_limit for t in tenant_rows.list_all(conn)}
         self._keys = {k.key_id: k for k in records}
         self._routes = {
-            (d.tenant, d.name): Route(d.id, d.tenant, d.name, str(d.spec.model_version), rates.get(d.tenant))
+            (d.tenant, d.name): Route(d.id, d.tenant, d.name, str(d.spec.model_version), rates.get(d.tenant),
+                                      d.spec.model, "sha256:" + d.artifact_digest, d.spec.payload_logging)
             for d in deployments
         }
         self.generation = generation

@@ -109,3 +109,56 @@ state_generation = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("value", sa.BigInteger, nullable=False),
 )
+
+# The audit log (append-only): one row per entry, `seq` is its leaf position in the Merkle
+# tree. `entry` holds the exact bytes that were hashed; retention may set it (and `payload`)
+# to NULL while `leaf_hash` stays, so the tree and the chain remain verifiable.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("audit_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("tenant", sa.String(63), nullable=True, index=True),
+    sa.Column("actor", sa.String(32), nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("deployment", sa.String(63), nullable=True),
+    sa.Column("created_at", _tz, nullable=False, index=True),
+    sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("entry", sa.LargeBinary, nullable=True),
+    sa.Column("payload", sa.LargeBinary, nullable=True),
+    sa.Column("payload_key", sa.Integer, nullable=True),
+)
+
+# One row: the tree's size, the hash of its last entry and its compact frontier. Writers lock
+# it for the length of their batch, so positions are assigned once across processes.
+audit_head = sa.Table(
+    "audit_head", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("last_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("frontier", sa.LargeBinary, nullable=False),
+)
+
+audit_checkpoints = sa.Table(
+    "audit_checkpoints", metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", _tz, nullable=False),
+)
+
+# Per-tenant data keys for payload logging, stored wrapped under the master key; erasing a
+# tenant's payloads deletes `wrapped` (crypto-shredding) and keeps the row as a record.
+audit_data_keys = sa.Table(
+    "audit_data_keys", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(63), nullable=False, index=True),
+    sa.Column("wrapped", sa.LargeBinary, nullable=True),
+    sa.Column("created_at", _tz, nullable=False),
+    sa.Column("destroyed_at", _tz, nullable=True),
+)
+
+# Per-tenant retention of audit metadata (days); tenants without a row use the default.
+audit_retention = sa.Table(
+    "audit_retention", metadata,
+    sa.Column("tenant", sa.String(63), primary_key=True),
+    sa.Column("days", sa.Integer, nullable=False),
+)

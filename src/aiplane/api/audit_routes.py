@@ -1,0 +1,110 @@
+"""/api/v1/audit: query, export, verify, checkpoints and proofs; tenant payload erasure and retention."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from aiplane.api.services import Services
+from aiplane.domain import durations
+from aiplane.domain.errors import InvalidInput
+from aiplane.domain.policy import Principal
+from aiplane.store.audit import Filters
+
+_bearer = HTTPBearer(auto_error=False, description="An aiplane API key.")
+
+
+class Retention(BaseModel):
+    days: int = Field(description="Days to keep audit metadata of this tenant before pruning its content.")
+
+
+def build_audit_router(svc: Services) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["audit"])
+    audit = svc.audit
+
+    def who(request: Request, _creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+        return svc.cache.authenticate(request.headers.get("authorization"))
+
+    def filters(tenant: str | None = None, actor: str | None = None, action: str | None = None,
+                deployment: str | None = None,
+                since: str | None = Query(None, description="ISO 8601 time, or a duration back from now (7d, 12h)."),
+                until: str | None = Query(None, description="ISO 8601 time, or a duration back from now.")) -> Filters:
+        now = svc.clock.now()
+        return Filters(tenant, actor, action, deployment, _when("since", since, now), _when("until", until, now))
+
+    @router.get("/audit")
+    def query_audit(f: Filters = Depends(filters), limit: int = 100, after: int = -1, order: str = "asc",
+                    p: Principal = Depends(who)) -> list[dict[str, Any]]:
+        if order not in ("asc", "desc"):
+            raise InvalidInput(f"order {order!r} is unknown; use asc or desc.")
+        return audit.query(p, f, limit, after, newest_first=order == "desc")
+
+    @router.get("/audit/export")
+    def export_audit(f: Filters = Depends(filters), format: str = "jsonl", p: Principal = Depends(who)) -> StreamingResponse:
+        if format == "jsonl":
+            return StreamingResponse(audit.export_jsonl(p, f), media_type="application/jsonl")
+        if format == "csv":
+            return StreamingResponse(audit.export_csv(p, f), media_type="text/csv")
+        raise InvalidInput(f"format {format!r} is unknown; use jsonl or csv.")
+
+    @router.get("/audit/verify")
+    def verify_audit(p: Principal = Depends(who)) -> dict[str, Any]:
+        return audit.verify(p).as_dict()
+
+    @router.get("/audit/public-key", response_class=PlainTextResponse)
+    def audit_public_key(p: Principal = Depends(who)) -> str:
+        audit.list_checkpoints(p)  # same right as reading checkpoints
+        return audit.public_key_pem()
+
+    @router.get("/audit/checkpoints")
+    def list_checkpoints(p: Principal = Depends(who)) -> list[dict[str, Any]]:
+        return audit.list_checkpoints(p)
+
+    @router.post("/audit/checkpoints", status_code=201)
+    def sign_checkpoint(p: Principal = Depends(who)) -> dict[str, Any]:
+        audit.list_checkpoints(p)
+        audit.checkpoint()
+        return audit.list_checkpoints(p)[-1] if audit.list_checkpoints(p) else {}
+
+    @router.get("/audit/events/{audit_id}/proof")
+    def inclusion_proof(audit_id: str, size: int | None = None, p: Principal = Depends(who)) -> dict[str, Any]:
+        return audit.inclusion_proof(p, audit_id, size)
+
+    @router.get("/audit/events/{audit_id}/payload")
+    def event_payload(audit_id: str, p: Principal = Depends(who)) -> dict[str, Any]:
+        return audit.payload(p, audit_id)
+
+    @router.get("/audit/consistency")
+    def consistency_proof(first: int, second: int, p: Principal = Depends(who)) -> dict[str, Any]:
+        return audit.consistency_proof(p, first, second)
+
+    @router.post("/audit/prune")
+    def prune_audit(p: Principal = Depends(who)) -> dict[str, int]:
+        return audit.prune(p)
+
+    @router.post("/tenants/{tenant}/erase-payloads")
+    def erase_payloads(tenant: str, p: Principal = Depends(who)) -> dict[str, Any]:
+        return audit.erase_payloads(p, tenant)
+
+    @router.put("/tenants/{tenant}/audit-retention")
+    def set_retention(tenant: str, body: Retention, p: Principal = Depends(who)) -> dict[str, Any]:
+        return audit.set_retention(p, tenant, body.days)
+
+    return router
+
+
+def _when(field: str, text: str | None, now: datetime) -> datetime | None:
+    if text is None or text == "":
+        return None
+    if text[-1:] in "smhdw" and text[:-1].isdigit():
+        return now - durations.parse(field, text)
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{field} {text!r} is not a time; use ISO 8601 (2026-11-30T10:00:00Z) or a duration like 7d.") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -1,0 +1,108 @@
+"""`aiplane audit ...`: read, export and verify the audit trail."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from aiplane.cli.client import Client
+from aiplane.cli.output import Format, console, emit, errors
+from aiplane.control import audit_files
+from aiplane.domain.errors import InvalidInput
+
+app = typer.Typer(no_args_is_help=True)
+OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
+TENANT = typer.Option(None, "--tenant", help="Only this tenant's events.")
+SINCE = typer.Option(None, "--since", help="From this time: ISO 8601, or a duration back from now (7d, 12h).")
+UNTIL = typer.Option(None, "--until", help="Before this time: ISO 8601, or a duration back from now.")
+COLUMNS = [("seq", "SEQ"), ("completed_at", "TIME"), ("tenant", "TENANT"), ("actor", "ACTOR"), ("action", "ACTION"),
+           ("resource", "RESOURCE"), ("status", "STATUS"), ("request_id", "REQUEST ID"), ("decision", "DECISION")]
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@app.command("tail")
+def tail(tenant: str = TENANT, actor: str = typer.Option(None, "--actor", help="Only this key id's events."),
+         action: str = typer.Option(None, "--action", help="Only this action, e.g. predict or tenant.create."),
+         deployment: str = typer.Option(None, "--deployment", help="Only this deployment's predictions."),
+         since: str = SINCE, until: str = UNTIL, limit: int = typer.Option(20, "--limit", help="How many events."),
+         output: Format = OUTPUT) -> None:
+    """The newest audit events (oldest first), filtered by tenant, actor, action, deployment, time."""
+    params = _params(tenant=tenant, actor=actor, action=action, deployment=deployment, since=since, until=until,
+                     limit=limit, order="desc")
+    events = list(reversed(Client().api("GET", "/audit", params=params)))
+    emit(events, output, COLUMNS)
+
+
+@app.command("export")
+def export(tenant: str = TENANT, since: str = SINCE, until: str = UNTIL,
+           format: str = typer.Option("jsonl", "--format", help="jsonl (verifiable) or csv (for spreadsheets)."),
+           out: Path = typer.Option(None, "--out", help="Write here instead of standard output.")) -> None:
+    """Export the audit log. JSON Lines exports carry the whole tree and verify offline."""
+    if format not in ("jsonl", "csv"):
+        raise InvalidInput(f"--format {format!r} is unknown; use jsonl or csv.")
+    params = _params(tenant=tenant, since=since, until=until, format=format)
+    client = Client()
+    with client.stream("GET", "/api/v1/audit/export", params=params) as chunks:
+        target = out.open("wb") if out is not None else sys.stdout.buffer
+        try:
+            for chunk in chunks:
+                target.write(chunk)
+        finally:
+            if out is not None:
+                target.close()
+            else:
+                target.flush()
+
+
+@app.command("verify")
+def verify(file: Path = typer.Option(None, "--file", help="Verify this export offline, without a server."),
+           public_key: Path = typer.Option(None, "--public-key", help="PEM public key to check signatures with."),
+           output: Format = OUTPUT) -> None:
+    """Recompute the Merkle tree and check every checkpoint signature; exit 1 on any problem."""
+    if file is not None:
+        report, trusted = audit_files.verify_export(file, public_key)
+        doc = report.as_dict()
+    else:
+        if public_key is not None:
+            raise InvalidInput("--public-key applies to --file; the server checks with its own key.")
+        doc = Client().api("GET", "/audit/verify")
+        trusted = True
+    if output is Format.json:
+        emit(doc, output)
+    elif doc["ok"]:
+        console.print(f"OK: {doc['entries']} entries, {doc['checkpoints']} signed checkpoints; "
+                      f"{doc['signed_entries']} entries covered by the newest signature.", highlight=False)
+        if not trusted:
+            console.print("note: checked against the public key inside the export; pass --public-key with the "
+                          "platform's key to prove who signed it.", highlight=False)
+    if not doc["ok"]:
+        where = f" (first bad position: {doc['first_bad_position']})" if doc["first_bad_position"] is not None else ""
+        errors.print(f"[red]verification failed:[/red] {doc['problem']}{where}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+@app.command("public-key")
+def public_key() -> None:
+    """Print the Ed25519 public key that signs checkpoints (PEM), for offline verification."""
+    sys.stdout.write(Client().call("GET", "/api/v1/audit/public-key", raw=True))
+
+
+@app.command("checkpoint")
+def checkpoint(output: Format = OUTPUT) -> None:
+    """Sign a checkpoint of the log now (one is signed every second anyway)."""
+    doc = Client().api("POST", "/audit/checkpoints")
+    emit(doc, output, [("size", "SIZE"), ("root", "ROOT"), ("time", "TIME")])
+
+
+@app.command("proof")
+def proof(audit_id: str, output: Format = OUTPUT) -> None:
+    """An inclusion proof of one event in the newest signed checkpoint."""
+    doc = Client().api("GET", f"/audit/events/{audit_id}/proof")
+    emit(doc, Format.json if output is Format.json else output,
+         [("audit_id", "AUDIT ID"), ("seq", "SEQ"), ("tree_size", "TREE SIZE"), ("root", "ROOT")])

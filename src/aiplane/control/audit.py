@@ -1,0 +1,243 @@
+"""Audit use-cases: signed checkpoints, queries, exports, verification, proofs, erasure, retention.
+
+Scope: a key bound to a tenant reads only that tenant's events; a platform key (admin, or an
+auditor created without a tenant) reads every event, including platform actions (no tenant).
+Exports always cover the whole tree: events the caller may not see, or that the filters
+leave out, appear as their leaf hash only, so any export verifies on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import csv
+import io
+import logging
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any, Iterator
+
+import orjson
+
+from aiplane.crypto import envelope
+from aiplane.crypto.envelope import Envelope
+from aiplane.crypto.signing import Signer
+from aiplane.domain import audit, checkpoints, merkle, verification
+from aiplane.domain.checkpoints import NONE, Checkpoint
+from aiplane.domain.clock import Clock
+from aiplane.domain.errors import Forbidden, InvalidInput, NotFound
+from aiplane.domain.policy import Action, Principal, authorize
+from aiplane.store import audit as audit_rows
+from aiplane.store.audit import Filters
+from aiplane.store.database import Database
+
+log = logging.getLogger("aiplane.audit")
+EXPORT_FORMAT = "aiplane-audit-export/v1"
+CSV_FIELDS = ("seq", *audit.FIELDS, "outcome")
+MAX_QUERY = 10_000
+
+
+class AuditService:
+    def __init__(self, db: Database, clock: Clock, signer: Signer, keys: Envelope, retention_days: int) -> None:
+        self.db, self.clock, self.signer, self.keys = db, clock, signer, keys
+        self.retention_days = retention_days
+
+    # Checkpoints
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign the tree as it is now, if it grew since the last checkpoint."""
+        with self.db.append() as conn:
+            head = audit_rows.lock_head(self.db, conn)
+            latest_text = audit_rows.latest_checkpoint(conn)
+            latest = checkpoints.parse(latest_text) if latest_text else None
+            if head.size == 0 or (latest is not None and latest.size >= head.size):
+                return None
+            draft = Checkpoint(size=head.size, root=head.frontier.root(),
+                               previous=latest.digest() if latest else NONE,
+                               previous_size=latest.size if latest else 0,
+                               time=self.clock.now().isoformat(), key_id=self.signer.verifier.key_id)
+            signed = replace(draft, signature=self.signer.sign(draft))
+            audit_rows.insert_checkpoint(conn, signed.size, signed.text(), self.clock.now())
+        return signed
+
+    async def keep_checkpointing(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await asyncio.to_thread(self.checkpoint)
+            except Exception:  # the next round tries again; verification shows any gap
+                log.warning("audit checkpoint failed", exc_info=True)
+
+    def public_key_pem(self) -> str:
+        return self.signer.verifier.pem().decode()
+
+    # Reading
+
+    def _scope(self, who: Principal, tenant: str | None) -> str | None:
+        authorize(who, Action.AUDIT_READ, tenant)
+        if who.tenant is not None:
+            return who.tenant
+        return tenant
+
+    def query(self, who: Principal, filters: Filters, limit: int = 100, after: int = -1,
+              newest_first: bool = False) -> list[dict[str, Any]]:
+        filters = replace(filters, tenant=self._scope(who, filters.tenant))
+        if not 1 <= limit <= MAX_QUERY:
+            raise InvalidInput(f"limit {limit} is out of range; use 1 to {MAX_QUERY}.")
+        with self.db.read() as conn:
+            rows = audit_rows.query(conn, filters, limit, after, newest_first)
+        return [_event(seq, entry, kept) for seq, entry, kept in rows]
+
+    def export_jsonl(self, who: Principal, filters: Filters) -> Iterator[bytes]:
+        filters = replace(filters, tenant=self._scope(who, filters.tenant))
+        with self.db.read() as conn:
+            texts = audit_rows.checkpoints(conn)
+            size = audit_rows.head(conn).size
+            shown = audit_rows.matching_positions(conn, filters)
+            yield orjson.dumps({"format": EXPORT_FORMAT, "public_key": self.public_key_pem(), "size": size,
+                                "exported_at": self.clock.now().isoformat(), "tenant": filters.tenant}) + b"\n"
+            for text in texts:
+                yield orjson.dumps({"checkpoint": text}) + b"\n"
+            rows = audit_rows.stream(conn)
+            try:
+                for seq, leaf, entry in rows:
+                    if seq >= size:
+                        break
+                    shown_entry = entry.decode() if entry is not None and seq in shown else None
+                    yield orjson.dumps({"seq": seq, "leaf_hash": leaf.hex(), "entry": shown_entry}) + b"\n"
+            finally:
+                rows.close()
+
+    def export_csv(self, who: Principal, filters: Filters) -> Iterator[bytes]:
+        filters = replace(filters, tenant=self._scope(who, filters.tenant))
+        out = io.StringIO()
+        writer = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        after = -1
+        while True:
+            with self.db.read() as conn:
+                rows = audit_rows.query(conn, filters, MAX_QUERY, after)
+            for seq, entry, _ in rows:
+                if entry is not None:
+                    writer.writerow(audit.decode_entry(entry))
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+            if len(rows) < MAX_QUERY:
+                return
+            after = rows[-1][0]
+
+    def verify(self, who: Principal) -> verification.Report:
+        authorize(who, Action.AUDIT_READ)
+        with self.db.read() as conn:
+            cps = [checkpoints.parse(t) for t in audit_rows.checkpoints(conn)]
+            verifier = self.signer.verifier
+            rows = audit_rows.stream(conn)
+            try:
+                return verification.verify(rows, cps, verifier.check, verifier.key_id)
+            finally:
+                rows.close()  # it may stop early, at the first bad position
+
+    # Proofs
+
+    def _checkpoint(self, conn: Any, size: int | None) -> Checkpoint:
+        text = audit_rows.checkpoint_at(conn, size) if size is not None else audit_rows.latest_checkpoint(conn)
+        if text is None:
+            which = f"at size {size}" if size is not None else "yet"
+            raise NotFound(f"there is no signed checkpoint {which}; see GET /api/v1/audit/checkpoints.")
+        return checkpoints.parse(text)
+
+    def inclusion_proof(self, who: Principal, audit_id: str, size: int | None = None) -> dict[str, Any]:
+        authorize(who, Action.AUDIT_READ)
+        with self.db.read() as conn:
+            row = audit_rows.find(conn, audit_id)
+            if row is None or not who.sees(row["tenant"] or ""):
+                raise NotFound(f"audit event {audit_id!r} does not exist or is not visible to this key.")
+            cp = self._checkpoint(conn, size)
+            if row["seq"] >= cp.size:
+                raise NotFound(f"audit event {audit_id!r} is not yet covered by a signed checkpoint; retry in a second.")
+            leaves = audit_rows.leaf_hashes(conn, cp.size)
+        path = merkle.inclusion_proof(row["seq"], leaves)
+        return {"audit_id": audit_id, "seq": row["seq"], "leaf_hash": bytes(row["leaf_hash"]).hex(),
+                "entry": bytes(row["entry"]).decode() if row["entry"] is not None else None,
+                "tree_size": cp.size, "root": cp.root.hex(), "checkpoint": cp.text(), "proof": [p.hex() for p in path]}
+
+    def consistency_proof(self, who: Principal, first: int, second: int) -> dict[str, Any]:
+        authorize(who, Action.AUDIT_READ)
+        if not 0 < first <= second:
+            raise InvalidInput(f"sizes {first} and {second} do not make a range; the first must be positive and not larger.")
+        with self.db.read() as conn:
+            old, new = self._checkpoint(conn, first), self._checkpoint(conn, second)
+            leaves = audit_rows.leaf_hashes(conn, new.size)
+        proof = merkle.consistency_proof(old.size, leaves) if old.size < new.size else []
+        return {"first": {"size": old.size, "root": old.root.hex(), "checkpoint": old.text()},
+                "second": {"size": new.size, "root": new.root.hex(), "checkpoint": new.text()},
+                "proof": [p.hex() for p in proof]}
+
+    def list_checkpoints(self, who: Principal) -> list[dict[str, Any]]:
+        authorize(who, Action.AUDIT_READ)
+        with self.db.read() as conn:
+            texts = audit_rows.checkpoints(conn)
+        out = []
+        for text in texts:
+            cp = checkpoints.parse(text)
+            out.append({"size": cp.size, "root": cp.root.hex(), "time": cp.time, "text": text})
+        return out
+
+    # Payloads, erasure, retention
+
+    def payload(self, who: Principal, audit_id: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            row = audit_rows.find(conn, audit_id)
+            if row is None or row["tenant"] is None:
+                raise NotFound(f"audit event {audit_id!r} does not exist.")
+            authorize(who, Action.AUDIT_READ, row["tenant"])
+            if row["payload"] is None:
+                raise NotFound(f"audit event {audit_id!r} has no logged payload (payload logging was off, or retention pruned it).")
+            wrapped = audit_rows.data_key(conn, row["payload_key"])
+        if wrapped is None:
+            return {"audit_id": audit_id, "erased": True, "input": None, "output": None}
+        plain = envelope.open_sealed(self.keys.unwrap(wrapped), bytes(row["payload"]), audit_id.encode())
+        if plain is None:
+            raise InvalidInput(f"the logged payload of {audit_id!r} does not decrypt: it was altered.")
+        request, response = plain[4:4 + int.from_bytes(plain[:4], "big")], plain[4 + int.from_bytes(plain[:4], "big"):]
+        return {"audit_id": audit_id, "erased": False, "input": base64.b64encode(request).decode(),
+                "output": base64.b64encode(response).decode()}
+
+    def erase_payloads(self, who: Principal, tenant: str) -> dict[str, Any]:
+        """Crypto-shredding: destroy the tenant's data keys; the log and its proofs stay intact."""
+        authorize(who, Action.TENANT_UPDATE, tenant)
+        with self.db.append() as conn:
+            destroyed = audit_rows.destroy_data_keys(conn, tenant, self.clock.now())
+        return {"tenant": tenant, "data_keys_destroyed": destroyed}
+
+    def set_retention(self, who: Principal, tenant: str, days: int) -> dict[str, Any]:
+        authorize(who, Action.TENANT_UPDATE, tenant)
+        if days < 1:
+            raise InvalidInput(f"retention of {days} days is too short; use at least 1.")
+        with self.db.append() as conn:
+            audit_rows.set_retention(conn, tenant, days)
+        return {"tenant": tenant, "days": days}
+
+    def prune(self, who: Principal) -> dict[str, int]:
+        """Drop the content of entries past their tenant's retention; leaf hashes stay."""
+        if who.tenant is not None:
+            raise Forbidden("pruning applies to every tenant's retention; use a platform-admin key.")
+        authorize(who, Action.TENANT_UPDATE)
+        now = self.clock.now()
+        pruned: dict[str, int] = {}
+        with self.db.append() as conn:
+            days = audit_rows.retention(conn)
+            for tenant in audit_rows.tenants_in_log(conn):
+                keep = timedelta(days=days.get(tenant or "", self.retention_days))
+                pruned[tenant or "(platform)"] = audit_rows.prune(conn, tenant, now - keep)
+        return pruned
+
+
+def _event(seq: int, entry: bytes | None, kept: bool) -> dict[str, Any]:
+    if entry is None:
+        return {"seq": seq, "pruned": True}
+    doc = audit.decode_entry(entry)
+    doc.pop("prev", None)
+    doc["payload_logged"] = kept
+    return doc

@@ -1,0 +1,1 @@
+"""Adapters over the `cryptography` library: audit signing keys, HMAC secrets, envelope encryption."""

@@ -1,0 +1,89 @@
+"""The audit event: one shape for control actions and predictions.
+
+Modelled on the Kubernetes `audit.k8s.io/v1` Event: `audit_id` (auditID), `stage`, `level`,
+`received_at` / `completed_at` (requestReceivedTimestamp / stageTimestamp), `actor` and
+`role` (user), `tenant` (namespace), `source_ip` (sourceIPs), `action` (verb), `resource`
+(objectRef), `status` and `outcome` (responseStatus). A prediction adds its deployment, model,
+version and artifact digest, the request id, the latency, keyed HMACs of the input and the
+output (pseudonyms: equal payloads can be matched without being revealed) and a short
+decision summary. docs/audit.md shows the mapping and the log entry layout.
+
+A log entry is the event's JSON preceded by its position and the hash of the entry before it:
+
+    {"seq":41,"prev":"<64 hex>","audit_id":...}
+
+so the entry bytes alone tell where they belong, and the log is a hash chain as well as the
+leaves of a Merkle tree (see `merkle`): a changed, deleted, inserted or moved entry shows at
+its own position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+STAGE = "ResponseComplete"
+LEVEL_METADATA = "Metadata"
+LEVEL_PAYLOAD = "RequestResponse"  # the payload was kept, encrypted with the tenant's data key
+GENESIS = b"\x00" * 32
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    audit_id: str
+    received_at: datetime
+    completed_at: datetime
+    actor: str | None
+    role: str | None
+    tenant: str | None
+    source_ip: str | None
+    action: str
+    resource: str
+    status: int
+    stage: str = STAGE
+    level: str = LEVEL_METADATA
+    # Predictions only:
+    deployment: str | None = None
+    model: str | None = None
+    model_version: str | None = None
+    artifact_digest: str | None = None
+    request_id: str | None = None
+    latency_ms: float | None = None
+    input_hmac: str | None = None
+    output_hmac: str | None = None
+    decision: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        return "success" if self.status < 400 else "failure"
+
+
+FIELDS = tuple(f.name for f in dataclasses.fields(AuditEvent))
+
+
+def encode_entry(seq: int, prev: bytes, event: AuditEvent) -> bytes:
+    """The bytes that become leaf `seq` of the tree (hash these, never a re-encoding)."""
+    body = orjson.dumps(event)
+    return b'{"seq":%d,"prev":"%s",%s' % (seq, prev.hex().encode(), body[1:])
+
+
+def entry_prefix(seq: int, prev: bytes) -> bytes:
+    return b'{"seq":%d,"prev":"%s",' % (seq, prev.hex().encode())
+
+
+def decode_entry(entry: bytes) -> dict[str, Any]:
+    doc: dict[str, Any] = orjson.loads(entry)
+    doc["outcome"] = "success" if int(doc.get("status", 500)) < 400 else "failure"
+    return doc
+
+
+def recorded_position(entry: bytes) -> int | None:
+    """The position an entry says it has, or None when it does not parse as an entry."""
+    if not entry.startswith(b'{"seq":'):
+        return None
+    digits = entry[7:entry.find(b",", 7)]
+    return int(digits) if digits.isdigit() else None

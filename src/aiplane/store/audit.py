@@ -1,0 +1,221 @@
+"""Audit log rows: append a batch under the head lock, read entries back for queries, proofs
+and verification, signed checkpoints, tenant data keys and retention."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator, Sequence
+
+import sqlalchemy as sa
+
+from aiplane.domain import audit
+from aiplane.domain.audit import AuditEvent
+from aiplane.domain.merkle import Frontier
+from aiplane.store.database import Database
+from aiplane.store.tables import audit_checkpoints, audit_data_keys, audit_head, audit_log, audit_retention
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    tenant: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    deployment: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    size: int
+    last_hash: bytes
+    frontier: Frontier
+
+
+def lock_head(db: Database, conn: sa.Connection) -> Head:
+    """The tree's head, locked until the transaction ends (SQLite: BEGIN IMMEDIATE already is)."""
+    query = sa.select(audit_head.c.size, audit_head.c.last_hash, audit_head.c.frontier).where(audit_head.c.id == 1)
+    if not db.is_sqlite:
+        query = query.with_for_update()
+    size, last, packed = conn.execute(query).one()
+    return Head(int(size), bytes(last), Frontier.decode(int(size), bytes(packed)))
+
+
+def append(db: Database, conn: sa.Connection, events: Sequence[AuditEvent],
+           payloads: Sequence[tuple[bytes, int] | None]) -> int:
+    """Append `events` at the end of the log in the caller's transaction; returns the first position."""
+    head = lock_head(db, conn)
+    seq, prev, frontier = head.size, head.last_hash, head.frontier
+    first = seq
+    sha256 = hashlib.sha256
+    when = _time_binder(conn.dialect)
+    rows: list[tuple[Any, ...]] = []
+    for event, payload in zip(events, payloads):
+        entry = audit.encode_entry(seq, prev, event)
+        leaf = sha256(b"\x00" + entry).digest()
+        frontier.append(leaf)
+        rows.append((seq, event.audit_id, event.tenant, event.actor, event.action, event.deployment,
+                     when(event.completed_at), leaf, entry, payload[0] if payload else None,
+                     payload[1] if payload else None))
+        prev = leaf
+        seq += 1
+    if rows:
+        # Straight to the driver's executemany: at thousands of rows per batch, SQLAlchemy's
+        # per-row parameter processing would cost more than the insert itself.
+        conn.exec_driver_sql(_insert_sql(conn.dialect), rows)
+        conn.execute(audit_head.update().where(audit_head.c.id == 1).values(
+            size=seq, last_hash=prev, frontier=frontier.encode()))
+    return first
+
+
+_COLUMNS = ("seq", "audit_id", "tenant", "actor", "action", "deployment", "created_at", "leaf_hash", "entry",
+            "payload", "payload_key")
+
+
+def _insert_sql(dialect: Any) -> str:
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    return f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES ({', '.join([mark] * len(_COLUMNS))})"
+
+
+def _time_binder(dialect: Any) -> Any:
+    """The column type's own bind conversion (UTC, and SQLite's text format), applied once per row."""
+    processor = audit_log.c.created_at.type._cached_bind_processor(dialect)
+    return processor if processor is not None else (lambda value: value)
+
+
+def head(conn: sa.Connection) -> Head:
+    size, last, packed = conn.execute(
+        sa.select(audit_head.c.size, audit_head.c.last_hash, audit_head.c.frontier)).one()
+    return Head(int(size), bytes(last), Frontier.decode(int(size), bytes(packed)))
+
+
+def stream(conn: sa.Connection, chunk: int = 20000) -> Iterator[tuple[int, bytes, bytes | None]]:
+    """(position, leaf hash, entry or None) of every row in position order."""
+    if conn.dialect.name == "sqlite":
+        # The driver's own cursor: verification reads every row, and this is 3x faster.
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("SELECT seq, leaf_hash, entry FROM audit_log ORDER BY seq")
+            while True:
+                part = cursor.fetchmany(chunk)
+                if not part:
+                    return
+                yield from part
+        finally:
+            cursor.close()
+    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
+        sa.select(audit_log.c.seq, audit_log.c.leaf_hash, audit_log.c.entry).order_by(audit_log.c.seq))
+    try:
+        for part in result.partitions():
+            for seq, leaf, entry in part:
+                yield seq, bytes(leaf), bytes(entry) if entry is not None else None
+    finally:
+        result.close()
+
+
+def leaf_hashes(conn: sa.Connection, size: int) -> list[bytes]:
+    rows = conn.execute(sa.select(audit_log.c.leaf_hash).where(audit_log.c.seq < size).order_by(audit_log.c.seq))
+    return [bytes(r[0]) for r in rows]
+
+
+def _where(query: Any, f: Filters) -> Any:
+    c = audit_log.c
+    for column, value in ((c.tenant, f.tenant), (c.actor, f.actor), (c.action, f.action),
+                          (c.deployment, f.deployment)):
+        if value is not None:
+            query = query.where(column == value)
+    if f.since is not None:
+        query = query.where(c.created_at >= f.since)
+    if f.until is not None:
+        query = query.where(c.created_at < f.until)
+    return query
+
+
+def query(conn: sa.Connection, f: Filters, limit: int, after: int = -1, newest_first: bool = False,
+          platform_only: bool = False) -> list[tuple[int, bytes | None, bool]]:
+    """(position, entry, payload kept?) of matching rows; pruned rows have no entry."""
+    q = _where(sa.select(audit_log.c.seq, audit_log.c.entry, audit_log.c.payload.is_not(None)), f)
+    if platform_only:
+        q = q.where(audit_log.c.tenant.is_(None))
+    q = q.where(audit_log.c.seq > after)
+    q = q.order_by(audit_log.c.seq.desc() if newest_first else audit_log.c.seq).limit(limit)
+    return [(int(s), bytes(e) if e is not None else None, bool(p)) for s, e, p in conn.execute(q)]
+
+
+def matching_positions(conn: sa.Connection, f: Filters) -> set[int]:
+    return {int(r[0]) for r in conn.execute(_where(sa.select(audit_log.c.seq), f))}
+
+
+def find(conn: sa.Connection, audit_id: str) -> Any:
+    return conn.execute(sa.select(audit_log).where(audit_log.c.audit_id == audit_id)).mappings().first()
+
+
+# Checkpoints
+
+def checkpoints(conn: sa.Connection) -> list[str]:
+    return [r[0] for r in conn.execute(sa.select(audit_checkpoints.c.text).order_by(audit_checkpoints.c.size))]
+
+
+def latest_checkpoint(conn: sa.Connection) -> str | None:
+    return conn.execute(sa.select(audit_checkpoints.c.text).order_by(
+        audit_checkpoints.c.size.desc()).limit(1)).scalar_one_or_none()
+
+
+def checkpoint_at(conn: sa.Connection, size: int) -> str | None:
+    return conn.execute(sa.select(audit_checkpoints.c.text).where(
+        audit_checkpoints.c.size == size)).scalar_one_or_none()
+
+
+def insert_checkpoint(conn: sa.Connection, size: int, text: str, now: datetime) -> None:
+    conn.execute(audit_checkpoints.insert().values(size=size, text=text, created_at=now))
+
+
+# Tenant data keys (payload logging)
+
+def live_data_key(conn: sa.Connection, tenant: str) -> tuple[int, bytes] | None:
+    row: Any = conn.execute(sa.select(audit_data_keys.c.id, audit_data_keys.c.wrapped).where(
+        audit_data_keys.c.tenant == tenant, audit_data_keys.c.wrapped.is_not(None)).order_by(
+        audit_data_keys.c.id.desc()).limit(1)).first()
+    return (int(row[0]), bytes(row[1])) if row else None
+
+
+def insert_data_key(conn: sa.Connection, tenant: str, wrapped: bytes, now: datetime) -> int:
+    result = conn.execute(audit_data_keys.insert().values(tenant=tenant, wrapped=wrapped, created_at=now))
+    return int(result.inserted_primary_key[0])
+
+
+def data_key(conn: sa.Connection, key_id: int) -> bytes | None:
+    value = conn.execute(sa.select(audit_data_keys.c.wrapped).where(audit_data_keys.c.id == key_id)).scalar_one_or_none()
+    return bytes(value) if value is not None else None
+
+
+def destroy_data_keys(conn: sa.Connection, tenant: str, now: datetime) -> int:
+    result = conn.execute(audit_data_keys.update().where(
+        audit_data_keys.c.tenant == tenant, audit_data_keys.c.wrapped.is_not(None)).values(wrapped=None, destroyed_at=now))
+    return int(result.rowcount)
+
+
+# Retention
+
+def retention(conn: sa.Connection) -> dict[str, int]:
+    return {t: int(d) for t, d in conn.execute(sa.select(audit_retention.c.tenant, audit_retention.c.days))}
+
+
+def set_retention(conn: sa.Connection, tenant: str, days: int) -> None:
+    conn.execute(audit_retention.delete().where(audit_retention.c.tenant == tenant))
+    conn.execute(audit_retention.insert().values(tenant=tenant, days=days))
+
+
+def tenants_in_log(conn: sa.Connection) -> list[str | None]:
+    return [r[0] for r in conn.execute(sa.select(audit_log.c.tenant).distinct())]
+
+
+def prune(conn: sa.Connection, tenant: str | None, before: datetime) -> int:
+    """Drop the content of a tenant's entries older than `before`; leaf hashes stay."""
+    c = audit_log.c
+    owner = c.tenant.is_(None) if tenant is None else c.tenant == tenant
+    result = conn.execute(audit_log.update().where(owner, c.created_at < before, c.entry.is_not(None)).values(
+        entry=None, payload=None, actor=None, deployment=None))
+    return int(result.rowcount)

@@ -1,0 +1,220 @@
+"""The audit log on SQLite and PostgreSQL: group commit, positions across writers, and tampering
+with the database in each of the five ways is found at its position."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from aiplane.control.audit import AuditService
+from aiplane.crypto.envelope import Envelope
+from aiplane.crypto.signing import Signer
+from aiplane.domain.audit import AuditEvent
+from aiplane.domain.clock import SystemClock
+from aiplane.domain.errors import Forbidden
+from aiplane.domain.policy import Principal
+from aiplane.domain.roles import Role
+from aiplane.gateway.audit_log import AuditWriter, PayloadSealer, payload_bytes
+from aiplane.store.audit import Filters
+from aiplane.store.database import Database
+from aiplane.store.tables import audit_checkpoints, audit_log
+from tests.conftest import postgres_url, reset_postgres
+
+ADMIN = Principal("admin", Role.PLATFORM_ADMIN, None)
+CLOCK = SystemClock()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'audit.db'}"
+    pg = postgres_url()
+    reset_postgres(pg)
+    return pg
+
+
+@pytest.fixture
+def db(url: str):
+    database = Database(url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def service(db: Database, tmp_path: Path) -> AuditService:
+    return AuditService(db, CLOCK, Signer.load_or_create(tmp_path / "signing.key"), Envelope(b"m" * 32), 2192)
+
+
+def event(i: int, tenant: str | None = "alpha", when: datetime | None = None, writer: str = "w") -> AuditEvent:
+    at = when or CLOCK.now()
+    return AuditEvent(audit_id=f"{writer}-{i}", received_at=at, completed_at=at, actor="key1", role="predictor",
+                      tenant=tenant, source_ip="127.0.0.1", action="predict", resource="deployments/bc", status=200,
+                      deployment="bc", model="bc", model_version="1", request_id=f"r{i}", decision="label=1")
+
+
+def record(db: Database, events: list[AuditEvent], payloads: list[bytes | None] | None = None,
+           sealer: PayloadSealer | None = None) -> list[int]:
+    writer = AuditWriter(db, sealer)
+    writer.start()
+
+    async def go() -> list[int]:
+        return list(await asyncio.gather(*[writer.record(e, p) for e, p in zip(events, payloads or [None] * len(events))]))
+
+    try:
+        return asyncio.run(go())
+    finally:
+        writer.stop()
+
+
+def logged(service: AuditService, n: int = 40) -> AuditService:
+    """n events with checkpoints after 20 and after n."""
+    record(service.db, [event(i) for i in range(20)])
+    service.checkpoint()
+    record(service.db, [event(i) for i in range(20, n)])
+    service.checkpoint()
+    return service
+
+
+def test_group_commit_assigns_consecutive_positions_and_the_untouched_log_verifies(service: AuditService):
+    positions = record(service.db, [event(i) for i in range(300)])
+    assert sorted(positions) == list(range(300))
+    assert service.checkpoint() is not None and service.checkpoint() is None  # nothing new to sign
+    report = service.verify(ADMIN)
+    assert report.ok and report.entries == 300 and report.signed_entries == 300, report
+
+
+def test_an_empty_log_says_so_and_does_not_pass(service: AuditService):
+    report = service.verify(ADMIN)
+    assert not report.ok and "empty" in (report.problem or "")
+
+
+def test_writers_in_separate_connections_never_share_a_position(url: str, service: AuditService):
+    others = [Database(url) for _ in range(3)]
+    results: dict[int, list[int]] = {}
+
+    def run(k: int) -> None:
+        results[k] = record(others[k], [event(i, writer=f"w{k}") for i in range(200)])
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for d in others:
+        d.dispose()
+    assert sorted(p for ps in results.values() for p in ps) == list(range(600))
+    stored = {e["seq"]: e["audit_id"] for e in service.query(ADMIN, Filters(), 1000)}
+    for k, positions in results.items():
+        assert [stored[p] for p in positions] == [f"w{k}-{i}" for i in range(200)]
+    service.checkpoint()
+    assert service.verify(ADMIN).ok
+
+
+def _entry(db: Database, seq: int) -> bytes:
+    with db.read() as conn:
+        return bytes(conn.execute(sa.select(audit_log.c.entry).where(audit_log.c.seq == seq)).scalar_one())
+
+
+def _shift(conn: Any, from_seq: int, by: int) -> None:
+    conn.execute(audit_log.update().where(audit_log.c.seq >= from_seq).values(seq=audit_log.c.seq + 1_000_000))
+    conn.execute(audit_log.update().where(audit_log.c.seq >= 1_000_000).values(seq=audit_log.c.seq - 1_000_000 + by))
+
+
+def _tamper(db: Database, how: str) -> None:
+    c = audit_log.c
+    with db.append() as conn:
+        if how == "modified":
+            changed = _entry(db, 7).replace(b'"decision":"label=1"', b'"decision":"label=0"')
+            conn.execute(audit_log.update().where(c.seq == 7).values(entry=changed))
+        elif how == "modified-with-its-hash":
+            changed = _entry(db, 7).replace(b'"decision":"label=1"', b'"decision":"label=0"')
+            import hashlib
+            conn.execute(audit_log.update().where(c.seq == 7).values(
+                entry=changed, leaf_hash=hashlib.sha256(b"\x00" + changed).digest()))
+        elif how == "deleted":
+            conn.execute(audit_log.delete().where(c.seq == 12))
+        elif how == "inserted":
+            copy = conn.execute(sa.select(audit_log).where(c.seq == 30)).mappings().one()
+            _shift(conn, 5, 1)
+            conn.execute(audit_log.insert().values({**copy, "seq": 5, "audit_id": "forged"}))
+        elif how == "reordered":
+            conn.execute(audit_log.update().where(c.seq == 3).values(seq=-1))
+            conn.execute(audit_log.update().where(c.seq == 4).values(seq=3))
+            conn.execute(audit_log.update().where(c.seq == -1).values(seq=4))
+        elif how == "truncated":
+            conn.execute(audit_log.delete().where(c.seq >= 35))
+        elif how == "checkpoint-altered":
+            text = conn.execute(sa.select(audit_checkpoints.c.text).where(audit_checkpoints.c.size == 20)).scalar_one()
+            conn.execute(audit_checkpoints.update().where(audit_checkpoints.c.size == 20).values(
+                text=text.replace("size 20", "size 19")))
+        elif how == "checkpoint-removed":
+            conn.execute(audit_checkpoints.delete().where(audit_checkpoints.c.size == 20))
+
+
+@pytest.mark.parametrize("how,position,words", [
+    ("modified", 7, "modified"),
+    ("modified-with-its-hash", 7, "modified or replaced"),
+    ("deleted", 12, "missing"),
+    ("inserted", 5, "belongs at position 30"),
+    ("reordered", 3, "belongs at position 4"),
+    ("truncated", 35, "truncated"),
+    ("checkpoint-altered", 0, "invalid signature"),
+    ("checkpoint-removed", 0, "does not follow"),
+])
+def test_tampering_with_the_database_is_found_at_the_first_bad_position(service: AuditService, how: str,
+                                                                        position: int, words: str):
+    logged(service)
+    assert service.verify(ADMIN).ok
+    _tamper(service.db, how)
+    report = service.verify(ADMIN)
+    assert not report.ok
+    assert report.first_bad_position == position, report
+    assert words in (report.problem or ""), report
+
+
+def test_payloads_are_sealed_per_tenant_and_erasing_the_key_leaves_the_log_verifiable(service: AuditService):
+    sealer = PayloadSealer(service.keys, CLOCK)
+    record(service.db, [event(0), event(1, tenant="beta")],
+           [payload_bytes(b'{"inputs":1}', b'{"outputs":2}'), payload_bytes(b"beta in", b"beta out")], sealer)
+    with service.db.read() as conn:
+        stored = b"".join(bytes(r[0]) for r in conn.execute(sa.select(audit_log.c.payload)))
+    assert b"inputs" not in stored and b"beta in" not in stored  # encrypted at rest
+    doc = service.payload(ADMIN, "w-0")
+    assert base64.b64decode(doc["input"]) == b'{"inputs":1}' and base64.b64decode(doc["output"]) == b'{"outputs":2}'
+    assert service.erase_payloads(ADMIN, "alpha") == {"tenant": "alpha", "data_keys_destroyed": 1}
+    assert service.payload(ADMIN, "w-0")["erased"] is True
+    assert base64.b64decode(service.payload(ADMIN, "w-1")["input"]) == b"beta in"  # other tenants untouched
+    service.checkpoint()
+    assert service.verify(ADMIN).ok
+    with pytest.raises(Forbidden):
+        service.erase_payloads(Principal("k", Role.TENANT_ADMIN, "beta"), "alpha")
+
+
+def test_retention_prunes_old_content_but_keeps_the_tree_verifiable(service: AuditService):
+    old = CLOCK.now() - timedelta(days=400)
+    record(service.db, [event(0, when=old), event(1, tenant="beta", when=old), event(2)])
+    service.checkpoint()
+    service.set_retention(ADMIN, "alpha", 365)
+    assert service.prune(ADMIN) == {"alpha": 1, "beta": 0}  # beta keeps the six-year default
+    events = service.query(ADMIN, Filters(), 10)
+    assert events[0] == {"seq": 0, "pruned": True} and events[1]["tenant"] == "beta" and events[2]["seq"] == 2
+    assert service.verify(ADMIN).ok
+
+
+def test_tenant_keys_read_only_their_tenant(service: AuditService):
+    record(service.db, [event(0), event(1, tenant="beta"), event(2, tenant=None)])
+    beta = Principal("k", Role.AUDITOR, "beta")
+    assert [e["tenant"] for e in service.query(beta, Filters(), 10)] == ["beta"]
+    assert [e["tenant"] for e in service.query(ADMIN, Filters(), 10)] == ["alpha", "beta", None]
+    with pytest.raises(Forbidden):
+        service.query(beta, Filters(tenant="alpha"), 10)
+    with pytest.raises(Forbidden):
+        service.query(Principal("p", Role.PREDICTOR, "beta"), Filters(), 10)

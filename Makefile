@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench-serving bench-tenancy clean
+.PHONY: run test lint typecheck bench-serving bench-tenancy bench-audit clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ bench-serving: $(STAMP)
 
 bench-tenancy: $(STAMP)
 	$(BIN)/python bench/tenancy/run.py
+
+bench-audit: $(STAMP)
+	$(BIN)/python bench/audit/run.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/aiplane

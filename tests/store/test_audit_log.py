@@ -21,7 +21,8 @@ from aiplane.domain.clock import SystemClock
 from aiplane.domain.errors import Forbidden
 from aiplane.domain.policy import Principal
 from aiplane.domain.roles import Role
-from aiplane.gateway.audit_log import AuditWriter, PayloadSealer, payload_bytes
+from aiplane.domain.audit import payload_bytes
+from aiplane.gateway.audit_log import AuditWriter, PayloadSealer
 from aiplane.store.audit import Filters
 from aiplane.store.database import Database
 from aiplane.store.tables import audit_checkpoints, audit_log

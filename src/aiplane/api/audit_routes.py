@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from aiplane.api.services import Services
 from aiplane.domain import durations
-from aiplane.domain.errors import InvalidInput
+from aiplane.domain.errors import InvalidInput, NotFound
 from aiplane.domain.policy import Principal
 from aiplane.store.audit import Filters
 
@@ -67,9 +67,12 @@ def build_audit_router(svc: Services) -> APIRouter:
 
     @router.post("/audit/checkpoints", status_code=201)
     def sign_checkpoint(p: Principal = Depends(who)) -> dict[str, Any]:
-        audit.list_checkpoints(p)
+        audit.list_checkpoints(p)  # same right as reading them: signing what exists changes no event
         audit.checkpoint()
-        return audit.list_checkpoints(p)[-1] if audit.list_checkpoints(p) else {}
+        signed = audit.list_checkpoints(p)
+        if not signed:
+            raise NotFound("the audit log is empty: there is nothing to sign yet.")
+        return signed[-1]
 
     @router.get("/audit/events/{audit_id}/proof")
     def inclusion_proof(audit_id: str, size: int | None = None, p: Principal = Depends(who)) -> dict[str, Any]:

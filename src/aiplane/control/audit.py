@@ -200,7 +200,7 @@ class AuditService:
         plain = envelope.open_sealed(self.keys.unwrap(wrapped), bytes(row["payload"]), audit_id.encode())
         if plain is None:
             raise InvalidInput(f"the logged payload of {audit_id!r} does not decrypt: it was altered.")
-        request, response = plain[4:4 + int.from_bytes(plain[:4], "big")], plain[4 + int.from_bytes(plain[:4], "big"):]
+        request, response = audit.split_payload(plain)
         return {"audit_id": audit_id, "erased": False, "input": base64.b64encode(request).decode(),
                 "output": base64.b64encode(response).decode()}
 

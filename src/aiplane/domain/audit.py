@@ -20,6 +20,7 @@ its own position.
 from __future__ import annotations
 
 import dataclasses
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,6 +80,16 @@ def decode_entry(entry: bytes) -> dict[str, Any]:
     doc: dict[str, Any] = orjson.loads(entry)
     doc["outcome"] = "success" if int(doc.get("status", 500)) < 400 else "failure"
     return doc
+
+
+def payload_bytes(request: bytes, response: bytes) -> bytes:
+    """A logged payload's plaintext: 4-byte big-endian input length, input, output."""
+    return struct.pack(">I", len(request)) + request + response
+
+
+def split_payload(plain: bytes) -> tuple[bytes, bytes]:
+    (n,) = struct.unpack(">I", plain[:4])
+    return plain[4:4 + n], plain[4 + n:]
 
 
 def recorded_position(entry: bytes) -> int | None:

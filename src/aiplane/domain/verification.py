@@ -53,7 +53,7 @@ def verify(rows: Iterable[Row], checkpoints: Sequence[Checkpoint], signature_ok:
         _check_checkpoints(checkpoints, signature_ok, public_key_id)
         count = _check_entries(rows, checkpoints)
     except _Bad as bad:
-        return Report(False, count, len(checkpoints), 0, bad.position, bad.problem)
+        return Report(False, count or bad.position or 0, len(checkpoints), 0, bad.position, bad.problem)
     if count == 0:
         return Report(False, 0, 0, 0, None, "the audit log is empty: there is nothing to verify yet.")
     signed = checkpoints[-1].size if checkpoints else 0

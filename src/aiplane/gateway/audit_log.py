@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import struct
 import threading
 from typing import Any
 
@@ -33,28 +32,19 @@ class PayloadSealer:
 
     def __init__(self, keys: Envelope, clock: Clock) -> None:
         self.keys, self.clock = keys, clock
-        self._unwrapped: dict[int, bytes] = {}
+        # One unwrapped key per tenant, checked against the store in every batch: once a key
+        # is destroyed (erase-payloads, maybe by another process) it is dropped here too.
+        self._live: dict[str, tuple[int, bytes]] = {}
 
     def seal(self, conn: Any, tenant: str, audit_id: str, plaintext: bytes) -> tuple[bytes, int]:
         live = audit_rows.live_data_key(conn, tenant)
         if live is None:
             key, wrapped = self.keys.new_data_key()
-            key_id = audit_rows.insert_data_key(conn, tenant, wrapped, self.clock.now())
-            self._unwrapped[key_id] = key
-        else:
-            key_id = live[0]
-            key = self._unwrapped.get(key_id) or self._unwrapped.setdefault(key_id, self.keys.unwrap(live[1]))
+            self._live[tenant] = (audit_rows.insert_data_key(conn, tenant, wrapped, self.clock.now()), key)
+        elif self._live.get(tenant, (None,))[0] != live[0]:
+            self._live[tenant] = (live[0], self.keys.unwrap(live[1]))
+        key_id, key = self._live[tenant]
         return envelope.seal(key, plaintext, audit_id.encode()), key_id
-
-
-def payload_bytes(request: bytes, response: bytes) -> bytes:
-    """Input and output in one plaintext: 4-byte big-endian input length, input, output."""
-    return struct.pack(">I", len(request)) + request + response
-
-
-def split_payload(plain: bytes) -> tuple[bytes, bytes]:
-    (n,) = struct.unpack(">I", plain[:4])
-    return plain[4:4 + n], plain[4 + n:]
 
 
 class AuditWriter:

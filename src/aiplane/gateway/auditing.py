@@ -12,11 +12,11 @@ import hmac
 import os
 from typing import Any
 
-from aiplane.domain.audit import LEVEL_METADATA, LEVEL_PAYLOAD, AuditEvent
+from aiplane.domain.audit import LEVEL_METADATA, LEVEL_PAYLOAD, AuditEvent, payload_bytes
 from aiplane.domain.clock import Clock
 from aiplane.domain.errors import Unavailable
 from aiplane.domain.policy import Principal
-from aiplane.gateway.audit_log import AuditWriter, payload_bytes
+from aiplane.gateway.audit_log import AuditWriter
 from aiplane.gateway.state import Route
 
 Result = tuple[int, list[Any], bytes]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Sequence
 
 import sqlalchemy as sa
 
@@ -91,7 +91,7 @@ def head(conn: sa.Connection) -> Head:
     return Head(int(size), bytes(last), Frontier.decode(int(size), bytes(packed)))
 
 
-def stream(conn: sa.Connection, chunk: int = 20000) -> Iterator[tuple[int, bytes, bytes | None]]:
+def stream(conn: sa.Connection, chunk: int = 20000) -> Generator[tuple[int, bytes, bytes | None], None, None]:
     """(position, leaf hash, entry or None) of every row in position order."""
     if conn.dialect.name == "sqlite":
         # The driver's own cursor: verification reads every row, and this is 3x faster.
@@ -182,8 +182,8 @@ def live_data_key(conn: sa.Connection, tenant: str) -> tuple[int, bytes] | None:
 
 
 def insert_data_key(conn: sa.Connection, tenant: str, wrapped: bytes, now: datetime) -> int:
-    result = conn.execute(audit_data_keys.insert().values(tenant=tenant, wrapped=wrapped, created_at=now))
-    return int(result.inserted_primary_key[0])
+    key: Any = conn.execute(audit_data_keys.insert().values(tenant=tenant, wrapped=wrapped, created_at=now)).inserted_primary_key
+    return int(key[0])
 
 
 def data_key(conn: sa.Connection, key_id: int) -> bytes | None:

@@ -1,0 +1,236 @@
+"""bench/audit: what durable auditing costs.
+
+1. Durable events/s into SQLite (WAL, synchronous=FULL) through the group-commit writer, with
+   every event's future resolved only after its batch committed: saturated (all events offered
+   at once) and closed-loop (C clients, each waiting for its event before sending the next).
+2. The same writer with one transaction (one fsync) per event.
+3. Verification speed: the server's `audit verify` over the database, and `audit verify
+   --file` over a JSON Lines export, both recomputing every leaf hash, the chain and the tree.
+4. Serving with audit on vs off: two `aiplane up` processes in turn (pinned to CPU 0), wrk on
+   CPU 1 posting a 1-row V2 request through the gateway (`AIPLANE_AUDIT_RECORD_PREDICTIONS`
+   is the benchmark-only switch that turns auditing off).
+
+Run: make bench-audit   (or .venv/bin/python bench/audit/run.py --help)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from aiplane.control import audit_files  # noqa: E402
+from aiplane.control.audit import AuditService  # noqa: E402
+from aiplane.crypto.envelope import Envelope  # noqa: E402
+from aiplane.crypto.signing import Signer  # noqa: E402
+from aiplane.domain.audit import AuditEvent  # noqa: E402
+from aiplane.domain.clock import SystemClock  # noqa: E402
+from aiplane.domain.policy import Principal  # noqa: E402
+from aiplane.domain.roles import Role  # noqa: E402
+from aiplane.gateway.audit_log import AuditWriter  # noqa: E402
+from aiplane.store.audit import Filters  # noqa: E402
+from aiplane.store.database import Database  # noqa: E402
+
+CLOCK = SystemClock()
+ADMIN = Principal("bench", Role.PLATFORM_ADMIN, None)
+
+
+def prediction(i: int) -> AuditEvent:
+    now = CLOCK.now()
+    return AuditEvent(
+        audit_id=os.urandom(16).hex(), received_at=now, completed_at=now, actor="3fa85f6457", role="predictor",
+        tenant="clinical", source_ip="127.0.0.1", action="predict", resource="deployments/readmission", status=200,
+        deployment="readmission", model="readmission-risk", model_version="1", artifact_digest="sha256:" + "ab" * 32,
+        request_id=f"req-{i}", latency_ms=1.234, input_hmac="cd" * 32, output_hmac="ef" * 32, decision="label=1")
+
+
+async def saturated(writer: AuditWriter, n: int) -> float:
+    events = [prediction(i) for i in range(n)]
+    start = time.perf_counter()
+    await asyncio.gather(*[writer.record(e) for e in events])
+    return time.perf_counter() - start
+
+
+async def closed_loop(writer: AuditWriter, clients: int, per_client: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+
+    async def client(k: int) -> None:
+        for i in range(per_client):
+            event = prediction(k * per_client + i)
+            t = time.perf_counter()
+            await writer.record(event)
+            latencies.append(time.perf_counter() - t)
+
+    start = time.perf_counter()
+    await asyncio.gather(*[client(k) for k in range(clients)])
+    return time.perf_counter() - start, latencies
+
+
+def durable(folder: Path, n: int, fsync_n: int, clients: int) -> AuditService:
+    db = Database(f"sqlite:///{folder / 'bench.db'}")
+    db.migrate()
+    with db.read() as conn:
+        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar(), conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    print(f"store: SQLite journal_mode={mode[0]} synchronous={mode[1]} (2 = FULL), {folder}")
+    writer = AuditWriter(db, None, max_batch=4096, max_pending=max(n, 100_000))
+    writer.start()
+    elapsed = asyncio.run(saturated(writer, n))
+    print(f"group commit, saturated:        {n:>7} events in {elapsed:6.2f} s = {n / elapsed:>9,.0f} durable events/s")
+    per = max(1, n // 2 // clients)
+    elapsed, lat = asyncio.run(closed_loop(writer, clients, per))
+    q = statistics.quantiles(lat, n=100)
+    print(f"group commit, {clients} clients:     {clients * per:>7} events in {elapsed:6.2f} s = "
+          f"{clients * per / elapsed:>9,.0f} durable events/s (wait p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms)")
+    writer.stop()
+    single = AuditWriter(db, None, max_batch=1)
+    single.start()
+    elapsed = asyncio.run(saturated(single, fsync_n))
+    print(f"one fsync per event:            {fsync_n:>7} events in {elapsed:6.2f} s = {fsync_n / elapsed:>9,.0f} durable events/s")
+    single.stop()
+    service = AuditService(db, CLOCK, Signer.load_or_create(folder / "signing.key"), Envelope(b"k" * 32), 2192)
+    service.checkpoint()
+    return service
+
+
+def verification(service: AuditService, folder: Path) -> None:
+    start = time.perf_counter()
+    report = service.verify(ADMIN)
+    elapsed = time.perf_counter() - start
+    assert report.ok, report
+    print(f"verify (database):              {report.entries:>7} events in {elapsed:6.2f} s = "
+          f"{report.entries / elapsed:>9,.0f} events/s")
+    export = folder / "export.jsonl"
+    with export.open("wb") as f:
+        for line in service.export_jsonl(ADMIN, Filters()):
+            f.write(line)
+    public = folder / "signing.pub"
+    start = time.perf_counter()
+    report, _ = audit_files.verify_export(export, public)
+    elapsed = time.perf_counter() - start
+    assert report.ok, report
+    print(f"verify --file (JSON Lines):     {report.entries:>7} events in {elapsed:6.2f} s = "
+          f"{report.entries / elapsed:>9,.0f} events/s ({export.stat().st_size / report.entries:.0f} bytes/event)")
+
+
+# Serving: audit on vs off
+
+def _cli(url: str, token: str, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")} | {"AIPLANE_URL": url, "AIPLANE_TOKEN": token}
+    out = subprocess.run([sys.executable, "-m", "aiplane", *args], env=env, capture_output=True, text=True, timeout=300)
+    if out.returncode:
+        raise SystemExit(f"aiplane {' '.join(args)} failed: {out.stderr}")
+    return out.stdout
+
+
+def serving(folder: Path, audit_on: bool, seconds: int, conns: int, port: int) -> dict[str, Any]:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    from aiplane.runtime import sklearn_convert
+
+    data_dir = folder / ("on" if audit_on else "off")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
+    env["AIPLANE_AUDIT_RECORD_PREDICTIONS"] = "true" if audit_on else "false"
+    cmd = ["taskset", "-c", "0", sys.executable, "-m", "aiplane", "up", "--port", str(port), "--data-dir", str(data_dir)]
+    log = open(folder / f"up-{'on' if audit_on else 'off'}.log", "wb")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        admin = (data_dir / "admin.key").read_text().strip()
+        x, y = load_breast_cancer(return_X_y=True)
+        onnx = folder / "model.onnx"
+        if not onnx.exists():
+            onnx.write_bytes(sklearn_convert.convert(LogisticRegression(max_iter=5000).fit(x.astype("float32"), y)))
+        _cli(url, admin, "tenant", "create", "clinical")
+        _cli(url, admin, "model", "register", "clinical/bc", str(onnx))
+        _cli(url, admin, "deploy", "create", "clinical/bc", "--model", "bc:1")
+        key = json.loads(_cli(url, admin, "key", "create", "--tenant", "clinical", "--role", "predictor", "-o", "json"))
+        (folder / "key").write_text(key["secret"] + "\n")
+        body = {"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP32", "data": x[0].astype("float32").tolist()}]}
+        (folder / "body.json").write_text(json.dumps(body))
+        summary = folder / "wrk.json"
+        wrk_env = os.environ | {"WRK_BODY": str(folder / "body.json"), "WRK_JSON": str(summary),
+                                "WRK_AUTH_FILE": str(folder / "key")}
+        target = f"{url}/v2/models/bc/infer"
+        subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", "-d2s", "-s", str(HERE / "post_body.lua"), target],
+                       env=wrk_env, capture_output=True, check=True)  # warm-up
+        subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s",
+                        str(HERE / "post_body.lua"), target], env=wrk_env, capture_output=True, check=True)
+        result: dict[str, Any] = json.loads(summary.read_text())
+        if audit_on:
+            admin_http = httpx.get(url + "/api/v1/audit", params={"action": "predict", "limit": 1, "order": "desc"},
+                                   headers={"Authorization": f"Bearer {admin}"}, timeout=30).json()
+            result["last_seq"] = admin_http[0]["seq"] if admin_http else None
+        return result
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def serving_comparison(folder: Path, seconds: int, conns: int, rounds: int) -> None:
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        print("serving: skipped (needs wrk and taskset: apt-get install wrk)")
+        return
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for r in range(rounds):
+        for audit_on in (False, True):
+            sub = folder / f"serve-{r}-{int(audit_on)}"
+            sub.mkdir()
+            res = serving(sub, audit_on, seconds, conns, 18500 + r * 2 + int(audit_on))
+            rate = res["requests"] / (res["duration_us"] / 1e6)
+            errors = sum(res["errors"].values())
+            rates[audit_on].append(rate)
+            print(f"serving audit {'on ' if audit_on else 'off'} (round {r + 1}): {rate:>8,.0f} req/s, "
+                  f"p50 {res['latency_us']['p50'] / 1000:.1f} ms, p99 {res['latency_us']['p99'] / 1000:.1f} ms, "
+                  f"{errors} errors" + (f", audit log size {res['last_seq'] + 1}" if audit_on and res.get("last_seq") is not None else ""))
+    on, off = statistics.median(rates[True]), statistics.median(rates[False])
+    print(f"serving: audit on {on:,.0f} req/s vs off {off:,.0f} req/s (medians): {100 * (on - off) / off:+.1f}%")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000, help="events for the group-commit runs")
+    parser.add_argument("--fsync-events", type=int, default=1_000, help="events for the fsync-per-event run")
+    parser.add_argument("--clients", type=int, default=256, help="concurrent clients in the closed-loop run")
+    parser.add_argument("--serving-seconds", type=int, default=8, help="wrk duration per serving run (0 skips)")
+    parser.add_argument("--serving-rounds", type=int, default=2, help="on/off pairs to run")
+    parser.add_argument("--conns", type=int, default=32, help="wrk connections")
+    args = parser.parse_args()
+    print(f"bench/audit on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory(prefix="aiplane-bench-audit-") as tmp:
+        folder = Path(tmp)
+        service = durable(folder, args.events, args.fsync_events, args.clients)
+        verification(service, folder)
+        service.db.dispose()
+        if args.serving_seconds > 0:
+            serving_comparison(folder, args.serving_seconds, args.conns, args.serving_rounds)
+
+
+if __name__ == "__main__":
+    main()

@@ -119,6 +119,22 @@ PROBES: dict[tuple[str, str], Prober] = {
     ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/scale"): lambda w, t, ok: Probe(
         "POST", f"/api/v1/tenants/{t}/deployments/dep-{t}/scale", 200, {"json": {"replicas": 1}}),
     ("POST", "/api/v1/plan"): lambda w, t, ok: Probe("POST", "/api/v1/plan", 200, {"json": PORTFOLIO}),
+    ("GET", "/api/v1/audit"): lambda w, t, ok: Probe("GET", "/api/v1/audit", 200, {"params": {"tenant": t}}),
+    ("GET", "/api/v1/audit/export"): lambda w, t, ok: Probe("GET", "/api/v1/audit/export", 200,
+                                                            {"params": {"tenant": t}}),
+    ("GET", "/api/v1/audit/verify"): _get("/api/v1/audit/verify"),
+    ("GET", "/api/v1/audit/public-key"): _get("/api/v1/audit/public-key"),
+    ("GET", "/api/v1/audit/checkpoints"): _get("/api/v1/audit/checkpoints"),
+    ("POST", "/api/v1/audit/checkpoints"): lambda w, t, ok: Probe("POST", "/api/v1/audit/checkpoints", 201, {}),
+    ("GET", "/api/v1/audit/events/{audit_id}/proof"): _get("/api/v1/audit/events/nosuchevent/proof", 404),
+    ("GET", "/api/v1/audit/events/{audit_id}/payload"): _get("/api/v1/audit/events/nosuchevent/payload", 404),
+    ("GET", "/api/v1/audit/consistency"): lambda w, t, ok: Probe("GET", "/api/v1/audit/consistency", 400,
+                                                                 {"params": {"first": 2, "second": 1}}),
+    ("POST", "/api/v1/audit/prune"): lambda w, t, ok: Probe("POST", "/api/v1/audit/prune", 200, {}),
+    ("POST", "/api/v1/tenants/{tenant}/erase-payloads"): lambda w, t, ok: Probe(
+        "POST", f"/api/v1/tenants/{t}/erase-payloads", 200, {}),
+    ("PUT", "/api/v1/tenants/{tenant}/audit-retention"): lambda w, t, ok: Probe(
+        "PUT", f"/api/v1/tenants/{t}/audit-retention", 200, {"json": {"days": 2192}}),
     ("GET", "/v2"): lambda w, t, ok: Probe("GET", "/v2", 200, {"headers": {"X-Aiplane-Tenant": t}}),
     ("GET", "/v2/models/{name}"): _data("GET", ""),
     ("GET", "/v2/models/{name}/ready"): _data("GET", "/ready"),

@@ -293,3 +293,17 @@ def test_when_the_audit_log_cannot_be_written_predictions_fail_closed_with_503(w
         db.execute("ROLLBACK")
         db.close()
     assert world.infer().status_code == 200
+
+
+def test_failed_authentications_are_recorded_as_platform_events(world: World):
+    with httpx.Client(base_url=world.platform.url) as client:
+        refused = client.post("/v2/models/bc/infer", json={}, headers={"Authorization": "Bearer aip_0123456789ab_" + "0" * 48})
+    assert refused.status_code == 401
+    for _ in range(50):  # refusals are queued, not awaited
+        events = world.get("/audit", action="authenticate", order="desc", limit=20).json()
+        if any(e["resource"] == "data-plane/keys/0123456789ab" for e in events):
+            break
+        time.sleep(0.1)
+    event = next(e for e in events if e["resource"] == "data-plane/keys/0123456789ab")
+    assert event["status"] == 401 and event["tenant"] is None and event["actor"] is None and event["source_ip"]
+    assert world.get("/audit", world.keys[("beta", "auditor")], action="authenticate").json() == []

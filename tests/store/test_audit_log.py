@@ -131,7 +131,7 @@ def _shift(conn: Any, from_seq: int, by: int) -> None:
 
 def _tamper(db: Database, how: str) -> None:
     c = audit_log.c
-    with db.append() as conn:
+    with db.write(bump_generation=False) as conn:
         if how == "modified":
             changed = _entry(db, 7).replace(b'"decision":"label=1"', b'"decision":"label=0"')
             conn.execute(audit_log.update().where(c.seq == 7).values(entry=changed))

@@ -15,7 +15,7 @@ import orjson
 
 from aiplane.domain.audit import AuditEvent
 from aiplane.domain.clock import Clock
-from aiplane.domain.errors import AiplaneError, Unavailable
+from aiplane.domain.errors import Unavailable
 from aiplane.domain.policy import Principal
 from aiplane.gateway.audit_log import AuditWriter
 from aiplane.gateway.state import StateCache
@@ -74,10 +74,7 @@ class ControlAudit:
     def _principal(self, scope: dict[str, Any]) -> Principal | None:
         for name, value in scope["headers"]:
             if name == b"authorization":
-                try:
-                    return self.cache.authenticate(value.decode("latin-1"))
-                except AiplaneError:
-                    return None
+                return self.cache.identify(value.decode("latin-1"))
         return None
 
 

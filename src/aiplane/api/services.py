@@ -17,7 +17,7 @@ from aiplane.crypto.signing import Signer
 from aiplane.domain.clock import Clock, SystemClock
 from aiplane.gateway.audit_log import AuditWriter, PayloadSealer
 from aiplane.gateway.app import Gateway
-from aiplane.gateway.auditing import PredictionAuditor
+from aiplane.gateway.auditing import PredictionAuditor, auth_failure_recorder
 from aiplane.gateway.forwarding import RoutingTable
 from aiplane.gateway.limiting import AuthGuard, RequestLimits
 from aiplane.gateway.state import StateCache
@@ -62,6 +62,7 @@ def build(settings: Settings) -> Services:
     supervisor = Supervisor(data_dir, blobs.path, settings.control.replica_ready_timeout_s,
                             settings.gateway.max_body_bytes, routing.set_replicas)
     audit, writer, auditor = _audit(settings, db, clock)
+    guard.subscribe(auth_failure_recorder(writer))
     gateway = Gateway(cache, routing, settings.gateway.max_body_bytes, settings.gateway.forward_timeout_s,
                       RequestLimits(clock, share=1), auditor)
     return Services(

@@ -46,7 +46,7 @@ class AuditService:
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the tree as it is now, if it grew since the last checkpoint."""
-        with self.db.append() as conn:
+        with self.db.write(bump_generation=False) as conn:
             head = audit_rows.lock_head(self.db, conn)
             latest_text = audit_rows.latest_checkpoint(conn)
             latest = checkpoints.parse(latest_text) if latest_text else None
@@ -207,7 +207,7 @@ class AuditService:
     def erase_payloads(self, who: Principal, tenant: str) -> dict[str, Any]:
         """Crypto-shredding: destroy the tenant's data keys; the log and its proofs stay intact."""
         authorize(who, Action.TENANT_UPDATE, tenant)
-        with self.db.append() as conn:
+        with self.db.write(bump_generation=False) as conn:
             destroyed = audit_rows.destroy_data_keys(conn, tenant, self.clock.now())
         return {"tenant": tenant, "data_keys_destroyed": destroyed}
 
@@ -215,7 +215,7 @@ class AuditService:
         authorize(who, Action.TENANT_UPDATE, tenant)
         if days < 1:
             raise InvalidInput(f"retention of {days} days is too short; use at least 1.")
-        with self.db.append() as conn:
+        with self.db.write(bump_generation=False) as conn:
             audit_rows.set_retention(conn, tenant, days)
         return {"tenant": tenant, "days": days}
 
@@ -226,7 +226,7 @@ class AuditService:
         authorize(who, Action.TENANT_UPDATE)
         now = self.clock.now()
         pruned: dict[str, int] = {}
-        with self.db.append() as conn:
+        with self.db.write(bump_generation=False) as conn:
             days = audit_rows.retention(conn)
             for tenant in audit_rows.tenants_in_log(conn):
                 keep = timedelta(days=days.get(tenant or "", self.retention_days))

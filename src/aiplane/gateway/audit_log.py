@@ -24,7 +24,7 @@ from aiplane.store import audit as audit_rows
 from aiplane.store.database import Database
 
 log = logging.getLogger("aiplane.audit")
-_Item = tuple[AuditEvent, "bytes | None", "asyncio.Future[int]", asyncio.AbstractEventLoop]
+_Item = tuple[AuditEvent, "bytes | None", "asyncio.Future[int] | None", "asyncio.AbstractEventLoop | None"]
 
 
 class PayloadSealer:
@@ -81,6 +81,14 @@ class AuditWriter:
             self._queue.put((event, payload, future, loop))
         return future
 
+    def record_detached(self, event: AuditEvent) -> None:
+        """Queue an event nobody waits for: a refusal (nothing was served, so nothing is held
+        back). Dropped, and logged, when the writer is stopped or behind."""
+        if self._closed or self._thread is None or self._queue.qsize() >= self.max_pending:
+            log.warning("audit event %s (%s) dropped: the writer is stopped or behind", event.audit_id, event.action)
+            return
+        self._queue.put((event, None, None, None))
+
     def _run(self) -> None:
         get, get_nowait = self._queue.get, self._queue.get_nowait
         running = True
@@ -102,7 +110,7 @@ class AuditWriter:
 
     def _commit(self, batch: list[_Item]) -> None:
         try:
-            with self.db.append() as conn:
+            with self.db.write(bump_generation=False) as conn:
                 payloads = [self._seal(conn, event, plain) for event, plain, _, _ in batch]
                 first = audit_rows.append(self.db, conn, [item[0] for item in batch], payloads)
         except Exception as exc:  # every waiting request must learn that its event is not durable
@@ -120,7 +128,8 @@ class AuditWriter:
 def _settle(batch: list[_Item], first: int | None) -> None:
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[int, asyncio.Future[int]]]] = {}
     for i, (_, _, future, loop) in enumerate(batch):
-        by_loop.setdefault(loop, []).append((i, future))
+        if future is not None and loop is not None:
+            by_loop.setdefault(loop, []).append((i, future))
     for loop, futures in by_loop.items():
         try:
             loop.call_soon_threadsafe(_resolve, futures, first)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import os
-from typing import Any
+from typing import Any, Callable
 
 from aiplane.domain.audit import LEVEL_METADATA, LEVEL_PAYLOAD, AuditEvent, payload_bytes
 from aiplane.domain.clock import Clock
 from aiplane.domain.errors import Unavailable
 from aiplane.domain.policy import Principal
 from aiplane.gateway.audit_log import AuditWriter
+from aiplane.gateway.limiting import AuthFailure
 from aiplane.gateway.state import Route
 
 Result = tuple[int, list[Any], bytes]
@@ -62,3 +63,17 @@ class PredictionAuditor:
                               "withheld; retry shortly.") from None
         headers.append((b"x-aiplane-audit-id", audit_id.encode()))
         return status, headers, answer
+
+
+def auth_failure_recorder(writer: AuditWriter) -> Callable[[AuthFailure], None]:
+    """A subscriber for the gateway's AuthGuard: every presented-but-invalid credential on either
+    plane becomes an `authenticate` event with status 401 (a platform event: no tenant is
+    known). Not awaited: the request is refused either way."""
+
+    def record(failure: AuthFailure) -> None:
+        writer.record_detached(AuditEvent(
+            audit_id=os.urandom(16).hex(), received_at=failure.at, completed_at=failure.at, actor=None, role=None,
+            tenant=None, source_ip=failure.client, action="authenticate",
+            resource=f"{failure.plane}-plane/keys/{failure.key_id or '-'}", status=401))
+
+    return record

@@ -86,6 +86,14 @@ class StateCache:
         self._last_used[principal.key_id] = self.clock.now()
         return principal
 
+    def identify(self, authorization: str | None) -> Principal | None:
+        """Who the header names, or None; no side effects (for records such as the audit
+        trail, never for access decisions)."""
+        try:
+            return self._principal(authorization) if authorization else None
+        except Unauthorized:
+            return None
+
     def _principal(self, authorization: str) -> Principal:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:

@@ -58,13 +58,6 @@ class Database:
                 conn.execute(tables.state_generation.update().values(value=tables.state_generation.c.value + 1))
 
     @contextmanager
-    def append(self) -> Iterator[sa.Connection]:
-        """A write transaction for append-only logs: serialised like `write`, but it leaves the
-        state generation alone (nothing cached changes when the audit log grows)."""
-        with self._writer.begin() as conn:
-            yield conn
-
-    @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         with self.engine.connect() as conn:
             yield conn

@@ -32,3 +32,31 @@ def test_a_slow_batch_is_a_504_and_a_request_timeout_a_503_with_retry_after(plat
         response = client.post("/v2/models/bc/infer", json=body)
         assert response.status_code == 503 and response.headers["retry-after"] == "1"
         assert "timeout of 100000 µs" in response.json()["error"]
+
+
+def test_server_ready_is_503_while_a_deployment_has_no_ready_replica(platform_factory, tmp_path):
+    from onnx import TensorProto, helper
+
+    # A fixed batch dimension: a replica asked to batch it refuses to start, so it is never ready.
+    fixed = helper.make_model(helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "fixed",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])]), opset_imports=[helper.make_opsetid("", 17)])
+    (tmp_path / "fixed.onnx").write_bytes(fixed.SerializeToString())
+    platform: Platform = platform_factory(env={"AIPLANE_REPLICA_READY_TIMEOUT_S": "2"}).start()
+    with platform.http() as client:
+        assert client.get("/v2/health/ready").json() == {"ready": True}  # no deployments: nothing to wait for
+    assert platform.cli("tenant", "create", "t", "--cpus", "2", "--memory", "2Gi").returncode == 0
+    assert platform.cli("model", "register", "t/fixed", str(tmp_path / "fixed.onnx")).returncode == 0
+    platform.cli("deploy", "create", "t/fixed", "--model", "fixed:1", "--max-batch-size", "4")
+    key = json.loads(platform.cli("key", "create", "--tenant", "t", "--role", "predictor",
+                                  "--output", "json").stdout)["secret"]
+    with platform.http() as client:
+        response = client.get("/v2/health/ready")
+        assert response.status_code == 503 and response.json() == {"ready": False}
+        index = client.post("/v2/repository/index", headers={"Authorization": f"Bearer {key}"})
+        assert index.json() == [{"name": "fixed", "version": "1", "state": "UNAVAILABLE",
+                                 "reason": "no replica is ready yet"}]
+    assert platform.cli("deploy", "delete", "t/fixed").returncode == 0
+    with platform.http() as client:
+        assert client.get("/v2/health/ready").status_code == 200

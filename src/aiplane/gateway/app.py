@@ -31,6 +31,7 @@ STATUS = {InvalidInput: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, P
 _JSON = (b"content-type", b"application/json")
 _LIVE = orjson.dumps({"live": True})
 _READY = orjson.dumps({"ready": True})
+_NOT_READY = orjson.dumps({"ready": False})
 _SERVER = orjson.dumps({"name": "aiplane", "version": __version__,
                         "extensions": ["binary_tensor_data", "model_repository"]})
 _FORWARDED = (b"content-type", b"inference-header-content-length")
@@ -51,7 +52,8 @@ class Gateway:
         if path == "/v2/health/live":
             return await _reply(send, 200, _LIVE)
         if path == "/v2/health/ready":
-            return await _reply(send, 200, _READY)
+            ready = repository.all_ready(self.cache, self.routing)
+            return await _reply(send, 200 if ready else 503, _READY if ready else _NOT_READY)
         try:
             status, headers, body = await self._handle(scope, receive, path)
         except AiplaneError as exc:

@@ -1,4 +1,5 @@
-"""The repository extension's index as one tenant sees it: its own deployments, nothing else."""
+"""What the gateway knows of its models: the repository extension's index as one tenant sees
+it (its own deployments, nothing else), and whether the server as a whole is ready."""
 
 from __future__ import annotations
 
@@ -17,3 +18,8 @@ def index(cache: StateCache, routing: RoutingTable, tenant: str, ready_only: boo
                             "state": "READY" if ready else "UNAVAILABLE",
                             "reason": "" if ready else "no replica is ready yet"})
     return orjson.dumps(sorted(entries, key=lambda e: e["name"]))
+
+
+def all_ready(cache: StateCache, routing: RoutingTable) -> bool:
+    """V2 server readiness: every deployment has a ready replica (true when there are none)."""
+    return all(routing.ready_count(r.deployment_id) > 0 for r in cache.routes())

@@ -113,6 +113,9 @@ class StateCache:
     def routes_of(self, tenant: str) -> list[Route]:
         return [r for (t, _), r in self._routes.items() if t == tenant]
 
+    def routes(self) -> list[Route]:
+        return list(self._routes.values())
+
     def take_last_used(self) -> dict[str, datetime]:
         """The keys used since the last call, with when (call it on the thread that authenticates)."""
         pending, self._last_used = self._last_used, {}

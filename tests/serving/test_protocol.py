@@ -202,3 +202,25 @@ def test_no_malformed_request_gets_a_5xx(every: Replica, doc, tail, header):
     assert response.status_code < 500, response.text
     if response.status_code != 200:
         assert set(response.json()) == {"error"}
+
+
+def test_bf16_inputs_travel_as_binary_and_reach_the_model(replica_factory, tmp_path):
+    from onnx import TensorProto, helper
+
+    cast = helper.make_model(helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)], "bf16",
+        [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, [None, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])]), opset_imports=[helper.make_opsetid("", 17)])
+    (tmp_path / "bf16.onnx").write_bytes(cast.SerializeToString())
+    replica = replica_factory(tmp_path / "bf16.onnx", "bf16")
+    values = np.array([[1.5, -2.0, 0.25, 196608.0]], dtype=np.float32)
+    bits = (values.view(np.uint32) >> 16).astype("<u2")  # exact: these values are bfloat16 already
+    doc = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "BF16", "parameters": {"binary_data_size": 8}}]}
+    head = orjson.dumps(doc)
+    response = replica.client.post("/v2/models/bf16/infer", content=head + bits.tobytes(),
+                                   headers={"inference-header-content-length": str(len(head))})
+    assert response.status_code == 200, response.text
+    assert response.json()["outputs"][0]["data"] == values.ravel().tolist()
+    doc["inputs"][0] = {"name": "x", "shape": [1, 4], "datatype": "BF16", "data": values.ravel().tolist()}
+    response = replica.client.post("/v2/models/bf16/infer", json=doc)
+    assert response.status_code == 400 and "BF16, which JSON cannot carry" in response.json()["error"]

@@ -6,9 +6,9 @@
 2. The same writer with one transaction (one fsync) per event.
 3. Verification speed: the server's `audit verify` over the database, and `audit verify
    --file` over a JSON Lines export, both recomputing every leaf hash, the chain and the tree.
-4. Serving with audit on vs off: two `aiplane up` processes in turn (pinned to CPU 0), wrk on
-   CPU 1 posting a 1-row V2 request through the gateway (`AIPLANE_AUDIT_RECORD_PREDICTIONS`
-   is the benchmark-only switch that turns auditing off).
+4. Serving with audit on vs off: two `aiplane up` processes in turn (pinned to CPU 0, or
+   SERVER_CPUS), wrk on CPU 1 posting a 1-row V2 request through the gateway
+   (`AIPLANE_AUDIT_RECORD_PREDICTIONS` is the benchmark-only switch that turns auditing off).
 
 Run: make bench-audit   (or .venv/bin/python bench/audit/run.py --help)
 """
@@ -80,6 +80,20 @@ async def closed_loop(writer: AuditWriter, clients: int, per_client: int) -> tup
     return time.perf_counter() - start, latencies
 
 
+def fsync_latency(folder: Path) -> None:
+    """The disk's own floor: every durable commit waits for at least one fsync like these."""
+    fd = os.open(folder / "fsync-probe", os.O_WRONLY | os.O_CREAT, 0o600)
+    times = []
+    for _ in range(200):
+        os.write(fd, b"x" * 4096)
+        start = time.perf_counter()
+        os.fsync(fd)
+        times.append(time.perf_counter() - start)
+    os.close(fd)
+    q = statistics.quantiles(times, n=100)
+    print(f"disk: fsync of 4 KiB p50 {q[49] * 1000:.2f} ms, p99 {q[98] * 1000:.2f} ms")
+
+
 def durable(folder: Path, n: int, fsync_n: int, clients: int) -> AuditService:
     db = Database(f"sqlite:///{folder / 'bench.db'}")
     db.migrate()
@@ -145,7 +159,7 @@ def serving(folder: Path, audit_on: bool, seconds: int, conns: int, port: int) -
     data_dir = folder / ("on" if audit_on else "off")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
     env["AIPLANE_AUDIT_RECORD_PREDICTIONS"] = "true" if audit_on else "false"
-    cmd = ["taskset", "-c", "0", sys.executable, "-m", "aiplane", "up", "--port", str(port), "--data-dir", str(data_dir)]
+    cmd = ["taskset", "-c", os.environ.get("SERVER_CPUS", "0"), sys.executable, "-m", "aiplane", "up", "--port", str(port), "--data-dir", str(data_dir)]
     log = open(folder / f"up-{'on' if audit_on else 'off'}.log", "wb")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -221,13 +235,16 @@ def main() -> None:
     parser.add_argument("--serving-seconds", type=int, default=8, help="wrk duration per serving run (0 skips)")
     parser.add_argument("--serving-rounds", type=int, default=2, help="on/off pairs to run")
     parser.add_argument("--conns", type=int, default=32, help="wrk connections")
+    parser.add_argument("--serving-only", action="store_true", help="skip the writer and verification runs")
     args = parser.parse_args()
     print(f"bench/audit on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="aiplane-bench-audit-") as tmp:
         folder = Path(tmp)
-        service = durable(folder, args.events, args.fsync_events, args.clients)
-        verification(service, folder)
-        service.db.dispose()
+        fsync_latency(folder)
+        if not args.serving_only:
+            service = durable(folder, args.events, args.fsync_events, args.clients)
+            verification(service, folder)
+            service.db.dispose()
         if args.serving_seconds > 0:
             serving_comparison(folder, args.serving_seconds, args.conns, args.serving_rounds)
 

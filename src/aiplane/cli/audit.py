@@ -106,3 +106,17 @@ def proof(audit_id: str, output: Format = OUTPUT) -> None:
     doc = Client().api("GET", f"/audit/events/{audit_id}/proof")
     emit(doc, Format.json if output is Format.json else output,
          [("audit_id", "AUDIT ID"), ("seq", "SEQ"), ("tree_size", "TREE SIZE"), ("root", "ROOT")])
+
+
+@app.command("retention")
+def retention(tenant: str, days: int = typer.Option(..., "--days", help="Days to keep the tenant's audit metadata."),
+              output: Format = OUTPUT) -> None:
+    """Set how long a tenant's audit metadata is kept before `audit prune` drops its content."""
+    emit(Client().api("PUT", f"/tenants/{tenant}/audit-retention", json={"days": days}), output)
+
+
+@app.command("prune")
+def prune(output: Format = OUTPUT) -> None:
+    """Drop the content of entries past their tenant's retention; leaf hashes stay, the log still verifies."""
+    doc = Client().api("POST", "/audit/prune")
+    emit([{"tenant": t, "pruned": n} for t, n in doc.items()] if output is Format.table else doc, output)

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from aiplane.domain.errors import InvalidInput
-from aiplane.serving import server
 
 
 def serve_model(
@@ -28,6 +27,8 @@ def serve_model(
     """Serve one ONNX model over the Open Inference Protocol (KServe V2)."""
     if (port is None) == (socket is None):
         raise InvalidInput("give exactly one of --port or --socket.")
+    from aiplane.serving import server  # the model server's stack is loaded only to serve
+
     batching = server.BatchingOptions(max_batch_size, max_batch_delay_ms, max_queue).validate()
     app = server.build_app(model, name or model.stem, model_version, max_body_bytes, threads, batching)
     server.serve(app, host, port, socket, parent_pid, grpc_port)

@@ -8,13 +8,16 @@ import os
 import socket
 from pathlib import Path
 
-import typer
-import uvicorn
+from typing import TYPE_CHECKING
 
-from aiplane.api.app import Banner, create_app
+import typer
+
 from aiplane.cli.output import console
 from aiplane.domain.errors import Conflict, InvalidInput
 from aiplane.settings import Settings
+
+if TYPE_CHECKING:
+    from aiplane.api.app import Banner
 
 
 def up(
@@ -32,6 +35,11 @@ def up(
     _check_port(server.host, server.port)
     if demo:
         console.print("[dim]Preparing the demo (training the readmission-risk model on first start)...[/dim]")
+    # Imported here: every other command is a thin HTTP client and should start fast.
+    import uvicorn
+
+    from aiplane.api.app import create_app
+
     app, _ = create_app(settings, demo_mode=demo, on_ready=_print_banner)
     uvicorn.run(app, host=server.host, port=server.port, loop="uvloop", http="httptools", lifespan="on",
                 access_log=False, log_level="warning", timeout_graceful_shutdown=10)

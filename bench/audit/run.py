@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+WRK_SCRIPT = HERE.parent / "serving" / "lua" / "post_body.lua"  # the one wrk body script of bench/
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -188,10 +189,10 @@ def serving(folder: Path, audit_on: bool, seconds: int, conns: int, port: int) -
         wrk_env = os.environ | {"WRK_BODY": str(folder / "body.json"), "WRK_JSON": str(summary),
                                 "WRK_AUTH_FILE": str(folder / "key")}
         target = f"{url}/v2/models/bc/infer"
-        subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", "-d2s", "-s", str(HERE / "post_body.lua"), target],
+        subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", "-d2s", "-s", str(WRK_SCRIPT), target],
                        env=wrk_env, capture_output=True, check=True)  # warm-up
         subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s",
-                        str(HERE / "post_body.lua"), target], env=wrk_env, capture_output=True, check=True)
+                        str(WRK_SCRIPT), target], env=wrk_env, capture_output=True, check=True)
         result: dict[str, Any] = json.loads(summary.read_text())
         if audit_on:
             admin_http = httpx.get(url + "/api/v1/audit", params={"action": "predict", "limit": 1, "order": "desc"},

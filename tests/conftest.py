@@ -182,3 +182,19 @@ def pids_alive(pids: list[int]) -> list[int]:
             continue
         alive.append(pid)
     return alive
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A migrated, empty store: once on SQLite, once on the throwaway PostgreSQL."""
+    from aiplane.store.database import Database
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+    else:
+        url = postgres_url()
+        reset_postgres(url)
+    database = Database(url)
+    database.migrate()
+    yield database
+    database.dispose()

@@ -19,7 +19,6 @@ from aiplane.domain.registry import ModelVersion, Signature, TensorSpec
 from aiplane.domain.roles import Role
 from aiplane.store import models
 from aiplane.store.database import Database
-from tests.conftest import postgres_url, reset_postgres
 
 ADMIN = Principal("race-admin", Role.PLATFORM_ADMIN, None)
 SIG = Signature((TensorSpec("input", "FP32", (-1, 4)),), (TensorSpec("label", "INT64", (-1,)),))
@@ -27,18 +26,6 @@ FREE_UNITS = 10  # N
 SCALED = 25  # deployments that each try to grow by one replica
 NEW = 25  # new deployments that each try to take one replica
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'race.db'}"
-    else:
-        url = postgres_url()
-        reset_postgres(url)
-    database = Database(url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _services(db: Database, tmp_path: Path) -> tuple[TenantService, DeploymentService]:

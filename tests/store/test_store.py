@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -20,23 +19,10 @@ from aiplane.domain.tenancy import Quota, Tenant
 from aiplane.store import deployments, keys, models, tenants
 from aiplane.store.database import Database
 from aiplane.store.tables import metadata
-from tests.conftest import postgres_url, reset_postgres
 
 NOW = datetime(2026, 11, 30, tzinfo=timezone.utc)
 SIG = Signature((TensorSpec("input", "FP32", (-1, 4)),), (TensorSpec("label", "INT64", (-1,)),))
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-    else:
-        url = postgres_url()
-        reset_postgres(url)
-    database = Database(url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _tenant(name: str = "clinical", **quota) -> Tenant:

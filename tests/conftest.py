@@ -17,6 +17,11 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The checkout under test, not whichever one the virtual environment was installed from (a
+# shared .venv in a second worktree would otherwise test the first one's code), in this process
+# and in every `aiplane` process the tests start.
+sys.path.insert(0, str(ROOT / "src"))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT / "src"), os.environ.get("PYTHONPATH"))))
 
 
 def free_port() -> int:

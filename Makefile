@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/aiplane up --demo
 
 test: $(STAMP)
-	$(BIN)/lint-imports
+	PYTHONPATH=src $(BIN)/lint-imports
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench-serving: $(STAMP)

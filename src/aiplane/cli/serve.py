@@ -22,6 +22,7 @@ def serve_model(
     max_batch_delay_ms: float = typer.Option(0.0, "--max-batch-delay-ms", help="Longest wait for a batch to fill."),
     max_queue: int = typer.Option(1024, "--max-queue", help="Requests allowed to wait for a batch (503 beyond)."),
     grpc_port: int = typer.Option(None, "--grpc-port", help="Also serve gRPC (GRPCInferenceService) on this port."),
+    grpc_socket: Path = typer.Option(None, "--grpc-socket", help="Also serve gRPC on this Unix socket."),
     parent_pid: int = typer.Option(None, "--parent-pid", hidden=True),
 ) -> None:
     """Serve one ONNX model over the Open Inference Protocol (KServe V2)."""
@@ -31,4 +32,4 @@ def serve_model(
 
     batching = server.BatchingOptions(max_batch_size, max_batch_delay_ms, max_queue).validate()
     app = server.build_app(model, name or model.stem, model_version, max_body_bytes, threads, batching)
-    server.serve(app, host, port, socket, parent_pid, grpc_port)
+    server.serve(app, host, port, socket, parent_pid, grpc_port, grpc_socket)

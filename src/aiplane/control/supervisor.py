@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from aiplane.domain.deployments import Deployment
+from aiplane.serving import sockets
 
 log = logging.getLogger("aiplane.supervisor")
 
@@ -39,6 +40,7 @@ class _Replica:
         self.sup, self.dep, self.index = sup, dep, index
         self.workdir = sup.replica_root / dep.tenant / f"{dep.name}-{index}"
         self.socket = str(sup.socket_dir / f"d{dep.id}-r{index}.sock")
+        self.grpc_socket = sockets.grpc_socket(self.socket) if sup.grpc else None
         self.proc: asyncio.subprocess.Process | None = None
         self.state = "starting"
         self.restarts = 0
@@ -91,6 +93,8 @@ class _Replica:
                "--socket", self.socket, "--name", self.dep.name, "--model-version", str(spec.model_version),
                "--parent-pid", str(os.getpid()), "--max-body-bytes", str(self.sup.max_body_bytes),
                "--max-batch-size", str(spec.max_batch_size), "--max-batch-delay-ms", str(spec.max_batch_delay_ms)]
+        if self.grpc_socket is not None:
+            cmd += ["--grpc-socket", self.grpc_socket]
         with open(self.workdir / "replica.log", "ab") as logfile:
             self.proc = await asyncio.create_subprocess_exec(
                 *cmd, cwd=self.workdir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=logfile,
@@ -134,6 +138,8 @@ class _Replica:
             pass
         self._set_state("stopped")
         Path(self.socket).unlink(missing_ok=True)
+        if self.grpc_socket is not None:
+            Path(self.grpc_socket).unlink(missing_ok=True)
 
 
 async def _probe(socket: str) -> bool:
@@ -153,7 +159,7 @@ async def _probe(socket: str) -> bool:
 
 class Supervisor:
     def __init__(self, data_dir: Path, artifact: Callable[[str], Path], ready_timeout_s: float,
-                 max_body_bytes: int, on_change: Callable[[int, list[str]], None]) -> None:
+                 max_body_bytes: int, on_change: Callable[[int, list[str]], None], grpc: bool = False) -> None:
         self.replica_root = data_dir.resolve() / "replicas"
         self.socket_dir = data_dir.resolve() / "run"
         if len(str(self.socket_dir)) > _MAX_SOCKET_PATH - 16:
@@ -163,6 +169,7 @@ class Supervisor:
         self.ready_timeout_s = ready_timeout_s
         self.max_body_bytes = max_body_bytes
         self.on_change = on_change
+        self.grpc = grpc  # replicas also serve gRPC, on a Unix socket beside their HTTP one
         self._replicas: dict[int, list[_Replica]] = {}
 
     def announce(self, deployment_id: int) -> None:

@@ -20,11 +20,12 @@ from aiplane import __version__
 from aiplane.domain.errors import AiplaneError, InvalidInput, NotFound, Unavailable
 from aiplane.serving import codec, tensors
 from aiplane.serving.app import EXTENSIONS, ModelApp
-from aiplane.serving.grpc_v2 import inference_pb2, inference_pb2_grpc
+from aiplane.serving.grpc_v2 import inference_pb2
 
 pb: Any = inference_pb2  # generated code, untyped
-pb_grpc: Any = inference_pb2_grpc
 
+SERVICE = "inference.GRPCInferenceService"
+_DECISION = "x-aiplane-decision"
 _CODES = {InvalidInput: grpc.StatusCode.INVALID_ARGUMENT, NotFound: grpc.StatusCode.NOT_FOUND,
           Unavailable: grpc.StatusCode.UNAVAILABLE}
 _CONTENTS = {"BOOL": "bool_contents", "INT8": "int_contents", "INT16": "int_contents", "INT32": "int_contents",
@@ -63,7 +64,7 @@ class InferenceService:
         return _guard(context, lambda: self._model(request.name, request.version, self.metadata))
 
     def ModelInfer(self, request: Any, context: Any) -> Any:
-        return _guard(context, lambda: self._infer(request))
+        return _guard(context, lambda: self._infer(request, context))
 
     def _model(self, name: str, version: str, answer: Any) -> Any:
         self._check_model(name, version)
@@ -75,7 +76,7 @@ class InferenceService:
         if version and version != self.app.version:
             raise NotFound(f"model {name!r} has no version {version!r} here; it serves {self.app.version!r}.")
 
-    def _infer(self, request: Any) -> Any:
+    def _infer(self, request: Any, context: Any) -> Any:
         app = self.app
         self._check_model(request.model_name, request.model_version)
         parameters = {k: getattr(v, v.WhichOneof("parameter_choice") or "string_param")
@@ -113,6 +114,10 @@ class InferenceService:
             datatype = app.datatypes.get(name) or tensors.datatype_of(array)
             response.outputs.add(name=name, datatype=datatype, shape=list(array.shape))
             response.raw_output_contents.append(tensors.to_binary(array, datatype))
+        # The gateway's audit trail takes the decision from here, as over HTTP from a header.
+        decision = codec.decision_summary(names, arrays)
+        if decision is not None:
+            context.set_trailing_metadata(((_DECISION, decision),))
         return response
 
 
@@ -140,13 +145,53 @@ def _guard(context: Any, call: Any) -> Any:
         context.abort(_CODES.get(type(exc), grpc.StatusCode.INTERNAL), exc.message)
 
 
-def start(app: ModelApp, loop: asyncio.AbstractEventLoop, host: str, port: int, threads: int = 8) -> grpc.Server:
-    """Start serving on host:port (in gRPC's own threads) and return the server to stop later."""
+class _Malformed:
+    """What a request that is not a valid protobuf message deserializes to."""
+
+
+def _lenient(message: Any) -> Any:
+    # grpc answers INTERNAL when a deserializer raises; bad bytes are the caller's error.
+    def parse(data: bytes) -> Any:
+        try:
+            return message.FromString(data)
+        except Exception:
+            return _Malformed()
+
+    return parse
+
+
+def _handler(service: InferenceService, method: str) -> grpc.RpcMethodHandler:
+    descriptor = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].methods_by_name[method]
+    request_type = getattr(pb, descriptor.input_type.name)
+    call = getattr(service, method)
+
+    def handle(request: Any, context: Any) -> Any:
+        if isinstance(request, _Malformed):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"the request is not a valid {request_type.__name__} "
+                          "protobuf message; send one built from the Open Inference Protocol's inference.proto.")
+        return call(request, context)
+
+    response_type = getattr(pb, descriptor.output_type.name)
+    return grpc.unary_unary_rpc_method_handler(handle, request_deserializer=_lenient(request_type),
+                                               response_serializer=response_type.SerializeToString)
+
+
+def start(app: ModelApp, loop: asyncio.AbstractEventLoop, addresses: list[str], threads: int = 8) -> grpc.Server:
+    """Start serving on `addresses` (host:port or unix:path; in gRPC's own threads) and return
+    the server to stop later."""
     server = grpc.server(futures.ThreadPoolExecutor(threads, thread_name_prefix="grpc"),
                          options=[("grpc.max_receive_message_length", app.max_body_bytes)])
-    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceService(app, loop), server)
-    if server.add_insecure_port(f"{host}:{port}") == 0:
-        raise InvalidInput(f"cannot listen for gRPC on {host}:{port}; choose a free --grpc-port.")
+    service = InferenceService(app, loop)
+    methods = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].methods_by_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        SERVICE, {name: _handler(service, name) for name in methods}),))
+    for address in addresses:
+        try:
+            bound = server.add_insecure_port(address)
+        except RuntimeError:
+            bound = 0
+        if bound == 0:
+            raise InvalidInput(f"cannot listen for gRPC on {address}; choose a free --grpc-port.")
     server.start()
     return server
 

@@ -51,7 +51,7 @@ def build_app(model: Path, name: str, version: str, max_body_bytes: int, threads
 
 
 def serve(app: ModelApp, host: str, port: int | None, socket: Path | None, parent_pid: int | None,
-          grpc_port: int | None = None) -> None:
+          grpc_port: int | None = None, grpc_socket: Path | None = None) -> None:
     if parent_pid:
         _exit_with_parent(parent_pid)
     config = uvicorn.Config(
@@ -60,14 +60,19 @@ def serve(app: ModelApp, host: str, port: int | None, socket: Path | None, paren
         # The gateway keeps connections open and reuses them; do not close idle ones early.
         timeout_keep_alive=3600,
     )
-    if grpc_port is None:
+    addresses = ([f"{host}:{grpc_port}"] if grpc_port is not None else []) + (
+        [f"unix:{grpc_socket}"] if grpc_socket is not None else [])
+    if not addresses:
         uvicorn.Server(config).run()
     else:
-        uvloop.run(_serve_with_grpc(uvicorn.Server(config), app, host, grpc_port))
+        if grpc_socket is not None:
+            grpc_socket.unlink(missing_ok=True)
+        uvloop.run(_serve_with_grpc(uvicorn.Server(config), app, addresses))
 
 
-async def _serve_with_grpc(http: uvicorn.Server, app: ModelApp, host: str, grpc_port: int) -> None:
-    grpc = grpc_server.start(app, asyncio.get_running_loop(), host, grpc_port)
+async def _serve_with_grpc(http: uvicorn.Server, app: ModelApp, addresses: list[str]) -> None:
+    # Listening before HTTP is up: a replica the supervisor finds ready serves both.
+    grpc = grpc_server.start(app, asyncio.get_running_loop(), addresses)
     try:
         await http.serve()
     finally:

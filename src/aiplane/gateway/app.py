@@ -15,8 +15,7 @@ from aiplane import __version__
 from aiplane.domain import policy, ratelimit
 from aiplane.domain.errors import (AiplaneError, Forbidden, InvalidInput, NotFound, PayloadTooLarge, RateLimited,
                                    Unauthorized, Unavailable)
-from aiplane.domain.policy import Principal
-from aiplane.gateway import repository
+from aiplane.gateway import access, repository
 from aiplane.gateway.auditing import PredictionAuditor
 from aiplane.gateway.forwarding import RoutingTable
 from aiplane.gateway.limiting import RequestLimits
@@ -81,16 +80,13 @@ class Gateway:
             raise NotFound(f"no route for {scope['method']} {path}; see the Open Inference Protocol routes.")
         template, rule, params = matched
         principal = self.cache.authenticate(authorization, _client(scope), "data")
-        if rule.action is not None and not principal.may(rule.action):
-            raise Forbidden(f"role {principal.role.value!r} may not call the data plane; use a predictor key.")
-        tenant = _tenant_of(principal, named_tenant)
+        access.check_role(principal, rule)
+        tenant = access.tenant_of(principal, named_tenant)
         if template == "/v2":
             return 200, [_JSON], _SERVER
         if template == "/v2/repository/index":
             return 200, [_JSON], repository.index(self.cache, self.routing, tenant, await _wants_ready(receive))
-        route = self.cache.route(tenant, params["name"])
-        if route is None or params.get("version", route.model_version) != route.model_version:
-            raise NotFound(f"model {params['name']!r} is not deployed in tenant {tenant!r}.")
+        route = access.find_route(self.cache, tenant, params["name"], params.get("version"))
         self.limits.check(principal.key_id, principal.rate_limit, tenant, route.name, route.deployment_id,
                           route.rate_limit)
         if length > self.max_body_bytes:
@@ -128,14 +124,6 @@ class Gateway:
 def _client(scope: Scope) -> str | None:
     client = scope.get("client")
     return str(client[0]) if client else None
-
-
-def _tenant_of(principal: Principal, named: str | None) -> str:
-    if principal.tenant is not None:
-        return principal.tenant
-    if not named:
-        raise InvalidInput("a platform key must name the tenant with the X-Aiplane-Tenant header.")
-    return named
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

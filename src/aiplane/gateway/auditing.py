@@ -39,18 +39,28 @@ class PredictionAuditor:
                 request_id = value.decode("utf-8", "replace")
             elif name == b"x-aiplane-decision":
                 decision = value.decode("utf-8", "replace")
-        audit_id = os.urandom(16).hex()
-        if request_id is None:
-            request_id = audit_id
-            headers.append((b"x-request-id", audit_id.encode()))
-        keep = route.payload_logging and status < 500
         client = scope.get("client")
+        audit_id = await self.record_prediction(principal, route, client[0] if client else None, body, status,
+                                                answer, request_id, decision, started)
+        if request_id is None:
+            headers.append((b"x-request-id", audit_id.encode()))
+        headers.append((b"x-aiplane-audit-id", audit_id.encode()))
+        return status, headers, answer
+
+    async def record_prediction(self, principal: Principal, route: Route, source_ip: str | None, body: bytes,
+                                status: int, answer: bytes, request_id: str | None, decision: str | None,
+                                started: tuple[Any, float]) -> str:
+        """Make the event of one answered prediction durable, whatever the transport; its audit id
+        (also the request id when there was none). Unavailable when it could not be made durable."""
+        audit_id = os.urandom(16).hex()
+        keep = route.payload_logging and status < 500
         event = AuditEvent(
             audit_id=audit_id, received_at=started[0], completed_at=self.clock.now(), actor=principal.key_id,
-            role=principal.role.value, tenant=route.tenant, source_ip=client[0] if client else None,
+            role=principal.role.value, tenant=route.tenant, source_ip=source_ip,
             action="predict", resource=f"deployments/{route.name}", status=status,
             level=LEVEL_PAYLOAD if keep else LEVEL_METADATA, deployment=route.name, model=route.model,
-            model_version=route.model_version, artifact_digest=route.artifact_digest, request_id=request_id,
+            model_version=route.model_version, artifact_digest=route.artifact_digest,
+            request_id=audit_id if request_id is None else request_id,
             latency_ms=round((self.clock.monotonic() - started[1]) * 1000, 3),
             input_hmac=hmac.digest(self.key, body, "sha256").hex(),
             output_hmac=hmac.digest(self.key, answer, "sha256").hex(), decision=decision,
@@ -61,8 +71,7 @@ class PredictionAuditor:
         except (Unavailable, asyncio.TimeoutError):
             raise Unavailable("the audit event of this prediction could not be made durable, so the answer was "
                               "withheld; retry shortly.") from None
-        headers.append((b"x-aiplane-audit-id", audit_id.encode()))
-        return status, headers, answer
+        return audit_id
 
 
 def auth_failure_recorder(writer: AuditWriter) -> Callable[[AuthFailure], None]:

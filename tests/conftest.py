@@ -72,8 +72,10 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
 class Platform:
     """A real `aiplane up` process in its own session, with its own data directory."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, demo: bool = False) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, demo: bool = False,
+                 args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
+        self.args = args  # more `aiplane up` options
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env or {}
@@ -84,7 +86,8 @@ class Platform:
     def start(self, timeout: float = 120) -> Platform:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
         env.update(self.env)
-        cmd = [sys.executable, "-m", "aiplane", "up", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        cmd = [sys.executable, "-m", "aiplane", "up", "--port", str(self.port), "--data-dir", str(self.data_dir),
+               *self.args]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd + (["--demo"] if self.demo else []), stdout=log, stderr=subprocess.STDOUT,
                                          env=env, start_new_session=True)

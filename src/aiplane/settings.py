@@ -24,6 +24,10 @@ class ServerSettings:
     host: str = _setting("127.0.0.1", "AIPLANE_HOST",
                          "Address to bind. Loopback by default so nothing is exposed until you choose to.")
     port: int = _setting(8080, "AIPLANE_PORT", "TCP port of the API, the data plane and the UI.")
+    grpc_port: int = _setting(0, "AIPLANE_GRPC_PORT",
+                              "TCP port of the data plane over gRPC (the Open Inference Protocol's "
+                              "GRPCInferenceService), on the same host; 0 (the default) leaves gRPC off, so "
+                              "no second port is open and replicas start no gRPC server.")
     data_dir: Path = _setting(Path(".aiplane"), "AIPLANE_DATA_DIR",
                               "Where the database, artifacts, keys and replica sockets live.")
 

@@ -36,6 +36,7 @@ class Banner:
     admin_key_file: str
     predictor_key: str | None = None
     curl: str | None = None
+    grpc: str | None = None  # host:port of the gRPC data plane, when it is on
 
 
 def create_app(settings: Settings, demo_mode: bool = False,
@@ -122,6 +123,8 @@ def _lifespan(svc: services.Services, demo_mode: bool,
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
         svc.cache.reload()
         svc.audit_writer.start()
+        if svc.grpc_gateway is not None:
+            await svc.grpc_gateway.start(svc.settings.server.host, svc.settings.server.grpc_port)
         svc.deployments.start_all()
         poller = asyncio.get_running_loop().create_task(_poll(svc), name="state poll")
         reconciler = asyncio.get_running_loop().create_task(_reconcile(svc), name="replica reconciler")
@@ -137,6 +140,8 @@ def _lifespan(svc: services.Services, demo_mode: bool,
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if svc.grpc_gateway is not None:
+                await svc.grpc_gateway.stop()
             await svc.supervisor.stop_all()
             await asyncio.to_thread(svc.cache.write_last_used, svc.cache.take_last_used())
             await asyncio.to_thread(svc.audit_writer.stop)
@@ -182,8 +187,13 @@ def _admin_key(svc: services.Services) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
+def _grpc_address(svc: services.Services) -> str | None:
+    s = svc.settings.server
+    return f"{s.host}:{s.grpc_port}" if s.grpc_port else None
+
+
 def _plain_banner(svc: services.Services) -> Banner:
-    return Banner(_url(svc), _admin_key(svc), str(svc.admin_key_file))
+    return Banner(_url(svc), _admin_key(svc), str(svc.admin_key_file), grpc=_grpc_address(svc))
 
 
 async def _seed_demo(svc: services.Services) -> Banner:
@@ -201,4 +211,4 @@ async def _seed_demo(svc: services.Services) -> Banner:
             + str(demo.SAMPLE_ROW).replace(" ", "") + "}]}")
     curl = (f"curl -s -H 'Authorization: Bearer {keys.predictor}' -H 'Content-Type: application/json' "
             f"-d '{body}' {url}/v2/models/{demo.DEPLOYMENT}/infer")
-    return Banner(url, _admin_key(svc), str(svc.admin_key_file), keys.predictor, curl)
+    return Banner(url, _admin_key(svc), str(svc.admin_key_file), keys.predictor, curl, _grpc_address(svc))

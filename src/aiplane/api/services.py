@@ -19,6 +19,8 @@ from aiplane.gateway.audit_log import AuditWriter, PayloadSealer
 from aiplane.gateway.app import Gateway
 from aiplane.gateway.auditing import PredictionAuditor, auth_failure_recorder
 from aiplane.gateway.forwarding import RoutingTable
+from aiplane.gateway.grpc_app import GrpcGateway
+from aiplane.gateway.grpc_forwarding import ReplicaChannels
 from aiplane.gateway.limiting import AuthGuard, RequestLimits
 from aiplane.gateway.state import StateCache
 from aiplane.settings import Settings
@@ -41,6 +43,7 @@ class Services:
     clock: Clock
     audit: AuditService
     audit_writer: AuditWriter
+    grpc_gateway: GrpcGateway | None = None  # only with a gRPC port set
 
     @property
     def admin_key_file(self):  # type: ignore[no-untyped-def]
@@ -59,12 +62,21 @@ def build(settings: Settings) -> Services:
     guard = AuthGuard(clock, g.auth_failures_per_minute, g.auth_failure_burst)
     cache = StateCache(db, clock, guard)
     routing = RoutingTable(settings.gateway.connections_per_replica)
+    channels = ReplicaChannels() if settings.server.grpc_port else None
+
+    def replicas_changed(deployment_id: int, sockets: list[str]) -> None:
+        routing.set_replicas(deployment_id, sockets)
+        if channels is not None:
+            channels.set_replicas(deployment_id, sockets)
+
     supervisor = Supervisor(data_dir, blobs.path, settings.control.replica_ready_timeout_s,
-                            settings.gateway.max_body_bytes, routing.set_replicas)
+                            settings.gateway.max_body_bytes, replicas_changed, grpc=channels is not None)
     audit, writer, auditor = _audit(settings, db, clock)
     guard.subscribe(auth_failure_recorder(writer))
-    gateway = Gateway(cache, routing, settings.gateway.max_body_bytes, settings.gateway.forward_timeout_s,
-                      RequestLimits(clock, share=1), auditor)
+    limits = RequestLimits(clock, share=1)  # one budget per key and deployment, whichever transport
+    gateway = Gateway(cache, routing, g.max_body_bytes, g.forward_timeout_s, limits, auditor)
+    grpc_gateway = (GrpcGateway(cache, routing, channels, limits, g.forward_timeout_s, g.max_body_bytes, auditor)
+                    if channels is not None else None)
     return Services(
         settings=settings, db=db, blobs=blobs, cache=cache, routing=routing, supervisor=supervisor,
         gateway=gateway,
@@ -72,7 +84,7 @@ def build(settings: Settings) -> Services:
         keys=KeyService(db, clock, cache.reload),
         models=ModelService(db, blobs, clock),
         deployments=DeploymentService(db, clock, supervisor, cache.reload, settings.control.replica_ready_timeout_s),
-        clock=clock, audit=audit, audit_writer=writer,
+        clock=clock, audit=audit, audit_writer=writer, grpc_gateway=grpc_gateway,
     )
 
 

@@ -23,18 +23,28 @@ if TYPE_CHECKING:
 def up(
     host: str = typer.Option(None, "--host", help="Address to bind [default: 127.0.0.1, AIPLANE_HOST]."),
     port: int = typer.Option(None, "--port", help="Port [default: 8080, AIPLANE_PORT]."),
+    grpc_port: int = typer.Option(None, "--grpc-port",
+                                  help="Also serve the data plane over gRPC on this port [default: off, AIPLANE_GRPC_PORT]."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Data directory [default: ./.aiplane, AIPLANE_DATA_DIR]."),
     demo: bool = typer.Option(False, "--demo", help="Create demo tenants and deploy a trained demo model."),
 ) -> None:
     """Start aiplane: control API, data plane and replicas. Ctrl-C stops everything."""
-    settings = Settings.from_env(server__host=host, server__port=port, server__data_dir=data_dir)
+    settings = Settings.from_env(server__host=host, server__port=port, server__grpc_port=grpc_port,
+                                 server__data_dir=data_dir)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server = settings.server
     server.data_dir.mkdir(parents=True, exist_ok=True)
     lock = _lock(server.data_dir)
-    _check_port(server.host, server.port)
+    _check_port(server.host, server.port, "--port")
+    if server.grpc_port:
+        if server.grpc_port == server.port:
+            raise InvalidInput(f"--grpc-port {server.grpc_port} is also the HTTP --port; give gRPC a port of its own.")
+        _check_port(server.host, server.grpc_port, "--grpc-port")
     if demo:
         console.print("[dim]Preparing the demo (training the readmission-risk model on first start)...[/dim]")
+    # Replicas are forked and exec'd at once; gRPC's fork handlers have nothing to protect and
+    # would only log that other threads are busy. Read when grpc is first imported, just below.
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     # Imported here: every other command is a thin HTTP client and should start fast.
     import uvicorn
 
@@ -55,13 +65,13 @@ def _lock(data_dir: Path) -> int:
     return fd
 
 
-def _check_port(host: str, port: int) -> None:
+def _check_port(host: str, port: int, flag: str) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise InvalidInput(f"cannot listen on {host}:{port} ({exc.strerror}); stop the other process or pass --port.") from None
+            raise InvalidInput(f"cannot listen on {host}:{port} ({exc.strerror}); stop the other process or pass {flag}.") from None
 
 
 def _print_banner(b: Banner) -> None:
@@ -69,6 +79,8 @@ def _print_banner(b: Banner) -> None:
     say = print
     say(f"aiplane is up at {b.url}", flush=True)
     say(f"  API docs:       {b.url}/docs")
+    if b.grpc:
+        say(f"  gRPC (V2):      {b.grpc}   (metadata 'authorization: Bearer <key>')")
     say(f"  Admin key:      {b.admin_key or '(see ' + b.admin_key_file + ')'}")
     if b.predictor_key:
         say(f"  Predictor key:  {b.predictor_key}   (tenant clinical)")

@@ -192,6 +192,18 @@ ROUTES: dict[tuple[str, str], RoutePolicy] = {
 }
 
 
+# The gRPC face of the data plane (inference.GRPCInferenceService) has no table of its own:
+# each method is the HTTP route it mirrors, so one entry above decides both transports.
+GRPC_METHODS: dict[str, tuple[str, str]] = {
+    "ServerLive": ("GET", "/v2/health/live"),
+    "ServerReady": ("GET", "/v2/health/ready"),
+    "ServerMetadata": ("GET", "/v2"),
+    "ModelMetadata": ("GET", "/v2/models/{name}/versions/{version}"),
+    "ModelReady": ("GET", "/v2/models/{name}/versions/{version}/ready"),
+    "ModelInfer": ("POST", "/v2/models/{name}/versions/{version}/infer"),
+}
+
+
 def route_policy(method: str, template: str) -> RoutePolicy:
     """The policy of a declared route; KeyError names a route that has none (a bug, found at start)."""
     try:

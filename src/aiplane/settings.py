@@ -30,6 +30,10 @@ class ServerSettings:
                               "no second port is open and replicas start no gRPC server.")
     data_dir: Path = _setting(Path(".aiplane"), "AIPLANE_DATA_DIR",
                               "Where the database, artifacts, keys and replica sockets live.")
+    workers: int = _setting(1, "AIPLANE_WORKERS",
+                            "Gateway processes serving the port (`aiplane up --workers N`). One process "
+                            "serves everything; N spreads the data plane over N cores, with the first "
+                            "process still the only one running replicas and the control API.")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from aiplane.control import demo
 from aiplane.domain.errors import AiplaneError, NotFound
 from aiplane.domain.policy import Principal
 from aiplane.domain.roles import Role
+from aiplane.gateway import relaying
 from aiplane.settings import Settings
 
 log = logging.getLogger("aiplane")
@@ -58,6 +59,8 @@ def create_app(settings: Settings, demo_mode: bool = False,
     upload_limit = settings.control.max_upload_bytes
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not scope.get("client"):
+            _client_from_worker(scope)
         if scope["type"] == "http" and scope["path"].startswith("/v2"):
             return await gateway(scope, receive, send)
         if scope["type"] == "http" and _too_large(scope, upload_limit):
@@ -67,6 +70,16 @@ def create_app(settings: Settings, demo_mode: bool = False,
         return await control(scope, receive, send)
 
     return app, svc
+
+
+def _client_from_worker(scope: dict[str, Any]) -> None:
+    """A request relayed by a gateway worker arrives on the Unix socket, which has no peer
+    address; the worker names its client in a header. Only Unix-socket connections lack a
+    peer address, so a TCP client cannot pass itself off as another address this way."""
+    for name, value in scope["headers"]:
+        if name == relaying.CLIENT_HEADER:
+            scope["client"] = (value.decode("latin-1"), 0)
+            return
 
 
 def _too_large(scope: dict[str, Any], limit: int) -> bool:
@@ -115,6 +128,11 @@ class _ReplicaCollector:
             desired.add_metric([d.tenant, d.name], d.replicas)
             restarts.add_metric([d.tenant, d.name], sum(r.restarts for r in status.replicas))
         yield from (ready, desired, restarts)
+        workers = self.svc.workers
+        yield GaugeMetricFamily("aiplane_gateway_processes", "Gateway processes serving the port (--workers).",
+                                value=1 + (workers.running() if workers else 0))
+        yield GaugeMetricFamily("aiplane_gateway_worker_restarts", "Gateway worker restarts since start.",
+                                value=workers.restarts() if workers else 0)
 
 
 def _lifespan(svc: services.Services, demo_mode: bool,
@@ -125,18 +143,21 @@ def _lifespan(svc: services.Services, demo_mode: bool,
         svc.audit_writer.start()
         if svc.grpc_gateway is not None:
             await svc.grpc_gateway.start(svc.settings.server.host, svc.settings.server.grpc_port)
+        if svc.publisher is not None:
+            await asyncio.to_thread(svc.publisher.clear)
         svc.deployments.start_all()
-        poller = asyncio.get_running_loop().create_task(_poll(svc), name="state poll")
-        reconciler = asyncio.get_running_loop().create_task(_reconcile(svc), name="replica reconciler")
-        signing = asyncio.get_running_loop().create_task(
-            svc.audit.keep_checkpointing(svc.settings.audit.checkpoint_interval_s), name="audit checkpoints")
+        tasks = _background(svc)
+        if svc.workers is not None:
+            svc.workers.start()
         try:
             banner = await (_seed_demo(svc) if demo_mode else asyncio.to_thread(_plain_banner, svc))
             if on_ready is not None:
                 on_ready(banner)
             yield
         finally:
-            for task in (poller, reconciler, signing):
+            if svc.workers is not None:  # first: they route to the replicas and relay to us
+                await svc.workers.stop()
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -152,6 +173,17 @@ def _lifespan(svc: services.Services, demo_mode: bool,
             svc.db.dispose()
 
     return lifespan
+
+
+def _background(svc: services.Services) -> list[asyncio.Task[None]]:
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(_poll(svc), name="state poll"),
+             loop.create_task(_reconcile(svc), name="replica reconciler"),
+             loop.create_task(svc.audit.keep_checkpointing(svc.settings.audit.checkpoint_interval_s),
+                              name="audit checkpoints")]
+    if svc.publisher is not None:
+        tasks.append(loop.create_task(svc.publisher.run(), name="replica endpoint publisher"))
+    return tasks
 
 
 async def _poll(svc: services.Services) -> None:

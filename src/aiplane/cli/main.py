@@ -13,6 +13,7 @@ from aiplane.domain.errors import AiplaneError
 app = typer.Typer(help="aiplane: governed, multi-tenant model serving on one machine.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 app.command("up")(up.up)
+app.command("gateway-worker", hidden=True)(up.gateway_worker)
 app.command("serve-model")(serve.serve_model)
 app.command("predict")(predict.predict)
 app.command("plan")(plan.plan)

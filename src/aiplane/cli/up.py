@@ -8,16 +8,21 @@ import os
 import socket
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from aiplane.cli import listening
 from aiplane.cli.output import console
 from aiplane.domain.errors import Conflict, InvalidInput
 from aiplane.settings import Settings
 
 if TYPE_CHECKING:
     from aiplane.api.app import Banner
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_UVICORN: dict[str, Any] = dict(loop="uvloop", http="httptools", lifespan="on", access_log=False, log_level="warning",
+                timeout_graceful_shutdown=10)
 
 
 def up(
@@ -27,12 +32,17 @@ def up(
                                   help="Also serve the data plane over gRPC on this port [default: off, AIPLANE_GRPC_PORT]."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Data directory [default: ./.aiplane, AIPLANE_DATA_DIR]."),
     demo: bool = typer.Option(False, "--demo", help="Create demo tenants and deploy a trained demo model."),
+    workers: int = typer.Option(None, "--workers", help="Gateway processes serving the port, to use N cores for "
+                                "the data plane [default: 1, AIPLANE_WORKERS]."),
 ) -> None:
     """Start aiplane: control API, data plane and replicas. Ctrl-C stops everything."""
     settings = Settings.from_env(server__host=host, server__port=port, server__grpc_port=grpc_port,
-                                 server__data_dir=data_dir)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                                 server__data_dir=data_dir, server__workers=workers)
+    logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT)
     server = settings.server
+    if server.workers < 1:
+        raise InvalidInput(f"--workers (AIPLANE_WORKERS) is {server.workers}, but it counts gateway processes; "
+                           "give 1 (the default) or more.")
     server.data_dir.mkdir(parents=True, exist_ok=True)
     lock = _lock(server.data_dir)
     _check_port(server.host, server.port, "--port")
@@ -50,10 +60,33 @@ def up(
 
     from aiplane.api.app import create_app
 
-    app, _ = create_app(settings, demo_mode=demo, on_ready=_print_banner)
-    uvicorn.run(app, host=server.host, port=server.port, loop="uvloop", http="httptools", lifespan="on",
-                access_log=False, log_level="warning", timeout_graceful_shutdown=10)
+    app, svc = create_app(settings, demo_mode=demo, on_ready=_print_banner)
+    if svc.workers is None:
+        uvicorn.run(app, host=server.host, port=server.port, **_UVICORN)
+    else:  # this process serves the shared port and, on a private socket, what workers relay
+        sockets = [listening.shared_port(server.host, server.port),
+                   listening.private_unix(Path(svc.workers.control_socket))]
+        uvicorn.Server(uvicorn.Config(app, **_UVICORN)).run(sockets=sockets)
     os.close(lock)
+
+
+def gateway_worker(
+    index: int = typer.Option(..., "--index"),
+    control_socket: Path = typer.Option(..., "--control-socket"),
+    parent_pid: int = typer.Option(..., "--parent-pid"),
+) -> None:
+    """One of the N-1 extra gateway processes of `aiplane up --workers N` (started by it)."""
+    settings = Settings.from_env()
+    logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT)
+    import uvicorn
+
+    from aiplane.api.worker_app import create_worker_app
+    from aiplane.serving import parent_watch
+
+    parent_watch.exit_with_parent(parent_pid)
+    app = create_worker_app(settings, index, str(control_socket))
+    sock = listening.shared_port(settings.server.host, settings.server.port)
+    uvicorn.Server(uvicorn.Config(app, **_UVICORN)).run(sockets=[sock])
 
 
 def _lock(data_dir: Path) -> int:

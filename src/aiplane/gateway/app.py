@@ -38,8 +38,11 @@ _FORWARDED = (b"content-type", b"inference-header-content-length")
 
 class Gateway:
     def __init__(self, cache: StateCache, routing: RoutingTable, max_body_bytes: int, timeout_s: float,
-                 limits: RequestLimits, audit: PredictionAuditor | None = None) -> None:
+                 limits: RequestLimits, audit: PredictionAuditor | None = None, worker: int | None = None) -> None:
         self.audit = audit
+        # With several gateway processes each names itself on its answers, so a client (or a
+        # test) can tell which one served it; with one process nothing is added.
+        self.identity = [] if worker is None else [(b"x-aiplane-worker", str(worker).encode())]
         self.cache = cache
         self.limits = limits
         self.routing = routing
@@ -58,7 +61,7 @@ class Gateway:
         except AiplaneError as exc:
             status, headers, body = _error(exc)
         await send({"type": "http.response.start", "status": status,
-                    "headers": headers + [(b"content-length", str(len(body)).encode())]})
+                    "headers": headers + self.identity + [(b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
     async def _handle(self, scope: Scope, receive: Receive, path: str) -> tuple[int, list[Any], bytes]:

@@ -109,6 +109,13 @@ class RoutingTable:
             self._pools.pop(deployment_id, None)
             self._turns.pop(deployment_id, None)
 
+    def replace_all(self, sockets: dict[int, list[str]]) -> None:
+        """Make the table exactly `sockets` (a worker process, from the published endpoints)."""
+        for deployment_id in self._pools.keys() - sockets.keys():
+            self.set_replicas(deployment_id, [])
+        for deployment_id, paths in sockets.items():
+            self.set_replicas(deployment_id, paths)
+
     def pick(self, deployment_id: int) -> ReplicaPool:
         turn = self._turns.get(deployment_id)
         if turn is None:

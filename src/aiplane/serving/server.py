@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +11,7 @@ import uvloop
 
 from aiplane.domain.errors import InvalidInput
 from aiplane.runtime import onnx_model
-from aiplane.serving import grpc_server
+from aiplane.serving import grpc_server, parent_watch
 from aiplane.serving.app import ModelApp
 from aiplane.serving.batching import Batcher
 
@@ -53,7 +49,7 @@ def build_app(model: Path, name: str, version: str, max_body_bytes: int, threads
 def serve(app: ModelApp, host: str, port: int | None, socket: Path | None, parent_pid: int | None,
           grpc_port: int | None = None, grpc_socket: Path | None = None) -> None:
     if parent_pid:
-        _exit_with_parent(parent_pid)
+        parent_watch.exit_with_parent(parent_pid)
     config = uvicorn.Config(
         app, host=host, port=port or 0, uds=str(socket) if socket else None, loop="uvloop",
         http="httptools", lifespan="off", access_log=False, log_level="warning",
@@ -77,17 +73,3 @@ async def _serve_with_grpc(http: uvicorn.Server, app: ModelApp, addresses: list[
         await http.serve()
     finally:
         grpc.stop(grace=1.0)
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """A replica must never outlive its supervisor, even one killed with SIGKILL."""
-
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent_pid:
-                os.kill(os.getpid(), signal.SIGTERM)
-                time.sleep(5.0)
-                os._exit(1)  # graceful shutdown did not finish; leave no orphan behind
-            time.sleep(0.5)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -110,6 +110,15 @@ state_generation = sa.Table(
     sa.Column("value", sa.BigInteger, nullable=False),
 )
 
+# The replicas that are ready to serve, one row each, written by the process that supervises
+# them (migration 0002_replica_endpoints), so gateway workers in other processes route to
+# exactly those; a change bumps the state generation.
+replica_endpoints = sa.Table(
+    "replica_endpoints", metadata,
+    sa.Column("deployment_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("socket", sa.String(255), primary_key=True),
+)
+
 # The audit log (append-only): one row per entry, `seq` is its leaf position in the Merkle
 # tree. `entry` holds the exact bytes that were hashed; retention may set it (and `payload`)
 # to NULL while `leaf_hash` stays, so the tree and the chain remain verifiable.

@@ -66,7 +66,7 @@ def up(
     else:  # this process serves the shared port and, on a private socket, what workers relay
         sockets = [listening.shared_port(server.host, server.port),
                    listening.private_unix(Path(svc.workers.control_socket))]
-        uvicorn.Server(uvicorn.Config(app, **_UVICORN)).run(sockets=sockets)
+        _serve(uvicorn.Server(uvicorn.Config(app, **_UVICORN)), sockets)
     os.close(lock)
 
 
@@ -86,7 +86,14 @@ def gateway_worker(
     parent_watch.exit_with_parent(parent_pid)
     app = create_worker_app(settings, index, str(control_socket))
     sock = listening.shared_port(settings.server.host, settings.server.port)
-    uvicorn.Server(uvicorn.Config(app, **_UVICORN)).run(sockets=[sock])
+    _serve(uvicorn.Server(uvicorn.Config(app, **_UVICORN)), [sock])
+
+
+def _serve(server: Any, sockets: list[socket.socket]) -> None:
+    try:
+        server.run(sockets=sockets)
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; the shutdown is done (as uvicorn.run)
+        pass
 
 
 def _lock(data_dir: Path) -> int:

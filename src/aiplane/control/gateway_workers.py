@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sys
 from typing import Mapping
+
+from aiplane.control import processes
 
 log = logging.getLogger("aiplane.supervisor")
 
@@ -55,19 +56,7 @@ class _Worker:
 
     async def stop(self, grace_s: float) -> None:
         self.stopping = True
-        proc = self.proc
-        if proc is not None and proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), grace_s)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
+        await processes.stop(self.proc, self.task, grace_s)
 
 
 class GatewayWorkers:

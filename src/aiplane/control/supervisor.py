@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from aiplane.control import processes
 from aiplane.domain.deployments import Deployment
 from aiplane.serving import sockets
 
@@ -123,19 +123,7 @@ class _Replica:
 
     async def stop(self) -> None:
         self.stopping = True
-        proc = self.proc
-        if proc and proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
+        await processes.stop(self.proc, self.task, 10)
         self._set_state("stopped")
         Path(self.socket).unlink(missing_ok=True)
         if self.grpc_socket is not None:

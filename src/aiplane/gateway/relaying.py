@@ -34,6 +34,8 @@ class ControlRelay:
                        send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         try:
             conn, status, headers = await self._exchange(scope, receive)
+        except _ClientGone:
+            return  # nothing to answer, and nothing half-sent is left for the main process to act on
         except Unavailable as exc:
             body = orjson.dumps({"type": "urn:aiplane:problem:unavailable", "title": "Unavailable",
                                  "status": 503, "detail": exc.message})
@@ -72,8 +74,12 @@ class ControlRelay:
             conn[1].write(request)
         else:
             conn = await self._connect()
-            conn[1].write(_head(scope, length))
-            await _send_body(conn[1], receive, chunked=length is None)
+            try:
+                conn[1].write(_head(scope, length))
+                await _send_body(conn[1], receive, chunked=length is None)
+            except BaseException:
+                conn[1].close()
+                raise
         try:
             return (conn, *await _read_head(conn[0]))
         except (OSError, asyncio.IncompleteReadError) as exc:
@@ -90,6 +96,17 @@ class ControlRelay:
         for _, writer in self._idle:
             writer.close()
         self._idle.clear()
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
+async def _next_chunk(receive: Any) -> tuple[bytes, bool]:
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise _ClientGone
+    return message.get("body", b""), message.get("more_body", False)
 
 
 def _content_length(scope: dict[str, Any]) -> int | None:
@@ -116,20 +133,19 @@ def _head(scope: dict[str, Any], length: int | None) -> bytes:
 async def _read_all(receive: Any) -> bytes:
     chunks = []
     while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
+        chunk, more = await _next_chunk(receive)
+        chunks.append(chunk)
+        if not more:
             return b"".join(chunks)
 
 
 async def _send_body(writer: asyncio.StreamWriter, receive: Any, chunked: bool) -> None:
     while True:
-        message = await receive()
-        chunk = message.get("body", b"")
+        chunk, more = await _next_chunk(receive)
         if chunk:
             writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
             await writer.drain()
-        if not message.get("more_body", False):
+        if not more:
             break
     if chunked:
         writer.write(b"0\r\n\r\n")

@@ -55,7 +55,7 @@ def create_app(settings: Settings, demo_mode: bool = False,
     _system_routes(api, svc)
     guarding.check_covered(api.routes)
     gateway = svc.gateway
-    control = auditing.ControlAudit(api, svc.audit_writer, svc.cache, svc.clock, settings.audit.commit_timeout_s)
+    control = auditing.ControlAudit(api, svc.audit_writer, svc.cache, svc.clock)
     upload_limit = settings.control.max_upload_bytes
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -140,7 +140,8 @@ def _lifespan(svc: services.Services, demo_mode: bool,
     @contextlib.asynccontextmanager
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
         svc.cache.reload()
-        svc.audit_writer.start()
+        await svc.audit_process.start()
+        await svc.audit_writer.start()
         if svc.grpc_gateway is not None:
             await svc.grpc_gateway.start(svc.settings.server.host, svc.settings.server.grpc_port)
         if svc.publisher is not None:
@@ -165,7 +166,8 @@ def _lifespan(svc: services.Services, demo_mode: bool,
                 await svc.grpc_gateway.stop()
             await svc.supervisor.stop_all()
             await asyncio.to_thread(svc.cache.write_last_used, svc.cache.take_last_used())
-            await asyncio.to_thread(svc.audit_writer.stop)
+            await svc.audit_writer.stop()
+            await svc.audit_process.stop()
             try:
                 await asyncio.to_thread(svc.audit.checkpoint)  # sign the tail before going down
             except Exception:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiplane.artifacts.blobs import BlobStore
 from aiplane.control.audit import AuditService
@@ -15,10 +16,10 @@ from aiplane.control.publishing import EndpointPublisher
 from aiplane.control.supervisor import Supervisor
 from aiplane.control.tenants import TenantService
 from aiplane.crypto import keyfiles
-from aiplane.crypto.envelope import Envelope
 from aiplane.crypto.signing import Signer
 from aiplane.domain.clock import Clock, SystemClock
-from aiplane.gateway.audit_log import AuditWriter, PayloadSealer
+from aiplane.gateway.audit_log import AuditWriter, payload_keys
+from aiplane.gateway.audit_process import WriterProcess
 from aiplane.gateway.app import Gateway
 from aiplane.gateway.auditing import PredictionAuditor, auth_failure_recorder
 from aiplane.gateway.forwarding import RoutingTable
@@ -46,6 +47,7 @@ class Services:
     clock: Clock
     audit: AuditService
     audit_writer: AuditWriter
+    audit_process: WriterProcess
     grpc_gateway: GrpcGateway | None = None  # only with a gRPC port set
     workers: GatewayWorkers | None = None  # with --workers N > 1: the N-1 other gateway processes
     publisher: EndpointPublisher | None = None  # ... and the ready replicas, published for them
@@ -80,7 +82,9 @@ def build(settings: Settings) -> Services:
 
     supervisor = Supervisor(data_dir, blobs.path, settings.control.replica_ready_timeout_s,
                             settings.gateway.max_body_bytes, replicas_changed, grpc=channels is not None)
-    audit, writer = _audit(settings, db, clock)
+    audit_socket = supervisor.socket_dir / "audit-writer.sock"  # a short path, like the replicas' sockets
+    audit = _audit(settings, db, clock)
+    writer = audit_writer(settings, audit_socket)
     auditor = prediction_auditor(settings, writer, clock)
     guard.subscribe(auth_failure_recorder(writer))
     # One budget per key and deployment, whichever transport; each of N gateway processes holds 1/N.
@@ -99,7 +103,8 @@ def build(settings: Settings) -> Services:
         keys=KeyService(db, clock, cache.reload),
         models=ModelService(db, blobs, clock),
         deployments=DeploymentService(db, clock, supervisor, cache.reload, settings.control.replica_ready_timeout_s),
-        clock=clock, audit=audit, audit_writer=writer, grpc_gateway=grpc_gateway, workers=workers,
+        clock=clock, audit=audit, audit_writer=writer, audit_process=_writer_process(settings, audit_socket),
+        grpc_gateway=grpc_gateway, workers=workers,
         publisher=publisher,
     )
 
@@ -112,25 +117,24 @@ def _worker_env(settings: Settings) -> dict[str, str]:
             "AIPLANE_DATA_DIR": str(s.data_dir.resolve()), "AIPLANE_WORKERS": str(s.workers)}
 
 
-def _master_key(settings: Settings) -> Envelope:
-    folder = settings.server.data_dir / "audit"
-    return Envelope(keyfiles.load_or_create(folder / "master.key", keyfiles.random_key))
-
-
-def _audit(settings: Settings, db: Database, clock: Clock) -> tuple[AuditService, AuditWriter]:
-    """Keys in DATA_DIR/audit (created on first start, 0600), the group-commit writer, the service."""
+def _audit(settings: Settings, db: Database, clock: Clock) -> AuditService:
+    """Keys in DATA_DIR/audit (created on first start, 0600) and the audit service."""
     signer = Signer.load_or_create(settings.server.data_dir / "audit" / "signing.key")
-    keys = _master_key(settings)
-    s = settings.audit
-    writer = AuditWriter(db, PayloadSealer(keys, clock), s.max_batch, s.max_pending)
-    return AuditService(db, clock, signer, keys, s.retention_days), writer
+    keys = payload_keys(settings.server.data_dir)
+    return AuditService(db, clock, signer, keys, settings.audit.retention_days)
 
 
-def audit_writer(settings: Settings, db: Database, clock: Clock) -> AuditWriter:
-    """A group-commit writer of this process's own (a gateway worker's): writers in several
-    processes serialise on the store's head lock, so the log stays one chain."""
+def _writer_process(settings: Settings, socket_path: Path) -> WriterProcess:
+    """The one audit writer of this `up` (every gateway process sends it its events)."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("AIPLANE_")}
+    env.update(AIPLANE_DATA_DIR=str(settings.server.data_dir.resolve()), AIPLANE_DATABASE_URL=settings.database_url)
+    return WriterProcess(socket_path, settings.server.data_dir / "audit" / "writer.log", env)
+
+
+def audit_writer(settings: Settings, socket_path: Path) -> AuditWriter:
+    """A gateway process's client of the audit writer process listening on `socket_path`."""
     s = settings.audit
-    return AuditWriter(db, PayloadSealer(_master_key(settings), clock), s.max_batch, s.max_pending)
+    return AuditWriter(socket_path, s.max_pending, s.commit_timeout_s)
 
 
 def prediction_auditor(settings: Settings, writer: AuditWriter, clock: Clock) -> PredictionAuditor | None:
@@ -138,4 +142,4 @@ def prediction_auditor(settings: Settings, writer: AuditWriter, clock: Clock) ->
     if not s.record_predictions:
         return None
     hmac_key = keyfiles.load_or_create(settings.server.data_dir / "audit" / "hmac.key", keyfiles.random_key)
-    return PredictionAuditor(writer, hmac_key, clock, s.commit_timeout_s)
+    return PredictionAuditor(writer, hmac_key, clock)

@@ -2,8 +2,8 @@
 
 A worker serves the data plane (/v2) and /healthz, /readyz from its own state: a cache of
 keys, tenants and routes, the ready replicas the main process publishes in the store (both
-reloaded when the store's generation moves), rate limits holding 1/N of each limit, and an
-audit writer of its own. Everything else (the control API, docs, /metrics) is relayed, bytes
+reloaded when the store's generation moves), rate limits holding 1/N of each limit, and a
+client of the main process's audit writer. Everything else (the control API, docs, /metrics) is relayed, bytes
 unchanged, to the main process, which owns the replicas, migrations and the control plane.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any, Callable
 
 import orjson
@@ -42,7 +43,8 @@ class _Worker:
         guard = AuthGuard(clock, g.auth_failures_per_minute, g.auth_failure_burst)
         self.cache = StateCache(self.db, clock, guard)
         self.routing = RoutingTable(g.connections_per_replica)
-        self.writer = services.audit_writer(settings, self.db, clock)
+        # The main process's audit writer listens next to the control socket.
+        self.writer = services.audit_writer(settings, Path(control_socket).parent / "audit-writer.sock")
         guard.subscribe(auth_failure_recorder(self.writer))
         self.gateway = Gateway(self.cache, self.routing, g.max_body_bytes, g.forward_timeout_s,
                                RequestLimits(clock, share=settings.server.workers),
@@ -76,7 +78,7 @@ class _Worker:
     @contextlib.asynccontextmanager
     async def running(self) -> Any:
         self.routing.replace_all(await asyncio.to_thread(self.reload))
-        self.writer.start()
+        await self.writer.start()
         poller = asyncio.get_running_loop().create_task(self.poll(), name="state poll")
         try:
             yield
@@ -86,7 +88,7 @@ class _Worker:
                 await poller
             self.relay.close()
             await asyncio.to_thread(self.cache.write_last_used, self.cache.take_last_used())
-            await asyncio.to_thread(self.writer.stop)
+            await self.writer.stop()
             self.db.dispose()
 
     async def readyz(self, send: Any) -> None:

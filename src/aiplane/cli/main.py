@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from aiplane.cli import audit, deploy, keys, models, plan, predict, serve, tenants, up
+from aiplane.cli import audit, audit_writer, deploy, keys, models, plan, predict, serve, tenants, up
 from aiplane.cli.output import errors
 from aiplane.domain.errors import AiplaneError
 
@@ -17,6 +17,7 @@ app.command("gateway-worker", hidden=True)(up.gateway_worker)
 app.command("serve-model")(serve.serve_model)
 app.command("predict")(predict.predict)
 app.command("plan")(plan.plan)
+app.command("audit-writer", hidden=True)(audit_writer.audit_writer)
 app.add_typer(tenants.app, name="tenant", help="Tenants (teams) and their quotas.")
 app.add_typer(keys.app, name="key", help="API keys: create (shown once), list, revoke.")
 app.add_typer(models.app, name="model", help="Model registry: register, list, show.")

@@ -1,34 +1,51 @@
-"""Group commit: one writer thread appends audit events in batches, one transaction each.
+"""The gateway's side of the audit log: hands events to the audit writer process, fail-closed.
 
-Callers `await record(event)`; the writer takes every event queued while the previous batch
-was committing, appends them in one transaction (one fsync), and only then resolves their
-futures. A failed commit fails every future of its batch loudly, so no caller goes on as if
-its event were durable. The queue is bounded: when the store falls behind, `record` refuses at
-once instead of letting memory grow.
+`record(event)` returns a future of the event's log position, resolved once the writer has
+committed the batch it went into (see `audit_server`). Events written during one turn of the
+event loop leave in one socket write; acknowledgements resolve the oldest waiting futures in
+order. The client fails a future, never leaves it hanging, when the writer refuses, when the
+connection drops (the writer restarts; the client reconnects), or when its deadline passes
+(one watchdog per client, not a timer per event). Waiting events are bounded: beyond
+`max_pending`, `record` refuses at once instead of letting memory grow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-import queue
-import threading
-from typing import Any
+import random
+import time
+from pathlib import Path
 
-from aiplane.crypto import envelope
+import orjson
+
+from aiplane.crypto import envelope, keyfiles
 from aiplane.crypto.envelope import Envelope
-from aiplane.domain.audit import AuditEvent
+from aiplane.domain.audit import AuditEvent, new_audit_id
 from aiplane.domain.clock import Clock
 from aiplane.domain.errors import Unavailable
-from aiplane.store import audit as audit_rows
-from aiplane.store.database import Database
+from aiplane.gateway.audit_wire import ACK, FAILED, event_frame
+from aiplane.store.audit_appender import DataKeys, Pending, Sealed
 
 log = logging.getLogger("aiplane.audit")
-_Item = tuple[AuditEvent, "bytes | None", "asyncio.Future[int] | None", "asyncio.AbstractEventLoop | None"]
+_WATCH_INTERVAL_S = 0.1
+_RECONNECT_S = 0.1
+
+
+def next_audit_id() -> str:
+    """A fresh, time-ordered audit id (ids need to be unique, not secret)."""
+    return new_audit_id(time.time_ns() // 1_000_000, random.getrandbits(74))
+
+
+def payload_keys(data_dir: Path) -> Envelope:
+    """The master key that wraps the tenants' payload data keys (DATA_DIR/audit/master.key, 0600)."""
+    return Envelope(keyfiles.load_or_create(data_dir / "audit" / "master.key", keyfiles.random_key))
 
 
 class PayloadSealer:
-    """Encrypts logged payloads with the tenant's live data key, creating one when needed."""
+    """Encrypts logged payloads with the tenant's live data key, creating one when needed (runs
+    in the writer, inside the append transaction)."""
 
     def __init__(self, keys: Envelope, clock: Clock) -> None:
         self.keys, self.clock = keys, clock
@@ -36,112 +53,168 @@ class PayloadSealer:
         # is destroyed (erase-payloads, maybe by another process) it is dropped here too.
         self._live: dict[str, tuple[int, bytes]] = {}
 
-    def seal(self, conn: Any, tenant: str, audit_id: str, plaintext: bytes) -> tuple[bytes, int]:
-        live = audit_rows.live_data_key(conn, tenant)
+    def __call__(self, keys: DataKeys, event: Pending) -> Sealed:
+        tenant, plaintext = event.tenant, event.plaintext
+        assert tenant is not None and plaintext is not None  # the appender seals tenants' payloads only
+        live = keys.live(tenant)
         if live is None:
             key, wrapped = self.keys.new_data_key()
-            self._live[tenant] = (audit_rows.insert_data_key(conn, tenant, wrapped, self.clock.now()), key)
+            self._live[tenant] = (keys.create(tenant, wrapped, self.clock.now()), key)
         elif self._live.get(tenant, (None,))[0] != live[0]:
             self._live[tenant] = (live[0], self.keys.unwrap(live[1]))
         key_id, key = self._live[tenant]
-        return envelope.seal(key, plaintext, audit_id.encode()), key_id
+        return envelope.seal(key, plaintext, event.audit_id.encode()), key_id
 
 
 class AuditWriter:
-    def __init__(self, db: Database, sealer: PayloadSealer | None, max_batch: int = 4096,
-                 max_pending: int = 100_000) -> None:
-        self.db, self.sealer = db, sealer
-        self.max_batch, self.max_pending = max_batch, max_pending
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._closed = False
+    """A client of the audit writer process on `socket_path`."""
 
-    def start(self) -> None:
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="audit writer", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Commit what is queued, then end the thread."""
+    def __init__(self, socket_path: Path, max_pending: int = 100_000, commit_timeout_s: float = 10.0) -> None:
+        self.socket_path, self.max_pending, self.commit_timeout_s = socket_path, max_pending, commit_timeout_s
+        self._transport: asyncio.Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = True
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout)
-            self._thread = None
+        self._out: list[bytes] = []
+        # Futures in the order their events were sent (None: an event nobody waits for).
+        self._waiting: collections.deque[tuple[float, asyncio.Future[int] | None]] = collections.deque()
+        self._acks = bytearray()
+        self._watching = False
+        self._connecting: asyncio.Task[None] | None = None
+
+    async def start(self, timeout_s: float = 30.0) -> None:
+        """Connect, waiting up to `timeout_s` for the writer to listen."""
+        self._loop = asyncio.get_running_loop()
+        self._closed = False
+        deadline = time.monotonic() + timeout_s
+        while not await self._connect():
+            if time.monotonic() > deadline:
+                raise Unavailable(f"the audit writer did not start listening on {self.socket_path} within "
+                                  f"{timeout_s:g} s; see the log above for why.")
+            await asyncio.sleep(_RECONNECT_S)
+
+    async def stop(self) -> None:
+        """Wait (up to the commit timeout) for what was sent to be acknowledged, then disconnect."""
+        self._flush()
+        deadline = time.monotonic() + self.commit_timeout_s
+        while self._waiting and self._transport is not None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        self._closed = True
+        if self._connecting is not None:
+            self._connecting.cancel()
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        self._fail_all("the audit log is not accepting events (shutting down); retry shortly.")
 
     def record(self, event: AuditEvent, payload: bytes | None = None) -> asyncio.Future[int]:
-        """A future of the event's log position, resolved once its batch has committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        if self._closed or self._thread is None:
-            future.set_exception(Unavailable("the audit log is not accepting events (shutting down); retry shortly."))
-        elif self._queue.qsize() >= self.max_pending:
+        if self._transport is None:
+            future.set_exception(Unavailable(
+                "the audit log is not accepting events (shutting down); retry shortly." if self._closed else
+                "the audit writer is not reachable (it is restarting); retry shortly."))
+        elif len(self._waiting) >= self.max_pending:
             future.set_exception(Unavailable("the audit log is behind; the request was refused, retry shortly."))
         else:
-            self._queue.put((event, payload, future, loop))
+            self._send(event, payload, future)
         return future
 
     def record_detached(self, event: AuditEvent) -> None:
-        """Queue an event nobody waits for: a refusal (nothing was served, so nothing is held
-        back). Dropped, and logged, when the writer is stopped or behind."""
-        if self._closed or self._thread is None or self._queue.qsize() >= self.max_pending:
-            log.warning("audit event %s (%s) dropped: the writer is stopped or behind", event.audit_id, event.action)
+        """Send an event nobody waits for: a refusal (nothing was served, so nothing is held
+        back). Dropped, and logged, when the writer is unreachable or behind."""
+        if self._transport is None or len(self._waiting) >= self.max_pending:
+            log.warning("audit event %s (%s) dropped: the writer is unreachable or behind", event.audit_id, event.action)
             return
-        self._queue.put((event, None, None, None))
+        self._send(event, None, None)
 
-    def _run(self) -> None:
-        get, get_nowait = self._queue.get, self._queue.get_nowait
-        running = True
-        while running:
-            first = get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    item = get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    running = False
-                    break
-                batch.append(item)
-            self._commit(batch)
+    def _send(self, event: AuditEvent, payload: bytes | None, future: asyncio.Future[int] | None) -> None:
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(event_frame(orjson.dumps(event), payload))
+        self._waiting.append((time.monotonic() + self.commit_timeout_s, future))
+        if not self._watching:
+            self._watching = True
+            asyncio.get_running_loop().call_later(_WATCH_INTERVAL_S, self._watch)
 
-    def _commit(self, batch: list[_Item]) -> None:
-        try:
-            with self.db.write(bump_generation=False) as conn:
-                payloads = [self._seal(conn, event, plain) for event, plain, _, _ in batch]
-                first = audit_rows.append(self.db, conn, [item[0] for item in batch], payloads)
-        except Exception as exc:  # every waiting request must learn that its event is not durable
-            log.error("audit batch of %d events failed to commit: %s", len(batch), type(exc).__name__)
-            _settle(batch, None)
-            return
-        _settle(batch, first)
+    def _flush(self) -> None:
+        if self._out and self._transport is not None:
+            self._transport.write(b"".join(self._out))
+        self._out.clear()
 
-    def _seal(self, conn: Any, event: AuditEvent, plain: bytes | None) -> tuple[bytes, int] | None:
-        if plain is None or self.sealer is None or event.tenant is None:
-            return None
-        return self.sealer.seal(conn, event.tenant, event.audit_id, plain)
+    # Acknowledgements
 
+    def _received(self, data: bytes) -> None:
+        acks = self._acks
+        acks += data
+        size, at = ACK.size, 0
+        while len(acks) - at >= size:
+            first, count = ACK.unpack_from(acks, at)
+            at += size
+            self._settle(first, count)
+        del acks[:at]
 
-def _settle(batch: list[_Item], first: int | None) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[int, asyncio.Future[int]]]] = {}
-    for i, (_, _, future, loop) in enumerate(batch):
-        if future is not None and loop is not None:
-            by_loop.setdefault(loop, []).append((i, future))
-    for loop, futures in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_resolve, futures, first)
-        except RuntimeError:  # that loop has closed; nobody is waiting any more
-            pass
+    def _settle(self, first: int, count: int) -> None:
+        waiting = self._waiting
+        for i in range(min(count, len(waiting))):
+            _, future = waiting.popleft()
+            if future is None or future.done():
+                continue
+            if first == FAILED:
+                future.set_exception(Unavailable("the audit log could not be written; nothing was released, "
+                                                 "retry shortly."))
+            else:
+                future.set_result(first + i)
 
-
-def _resolve(futures: list[tuple[int, asyncio.Future[int]]], first: int | None) -> None:
-    for i, future in futures:
-        if future.done():
-            continue
-        if first is None:
-            future.set_exception(Unavailable("the audit log could not be written; nothing was released, retry shortly."))
+    def _watch(self) -> None:
+        """Fail the events whose deadline passed (the oldest first: deadlines grow with the queue)."""
+        waiting, now = self._waiting, time.monotonic()
+        while waiting and waiting[0][0] <= now:
+            _, future = waiting.popleft()
+            if future is not None and not future.done():
+                future.set_exception(Unavailable(
+                    f"the audit log did not make the event durable within {self.commit_timeout_s:g} s; "
+                    "nothing was released, retry shortly."))
+        if waiting and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_later(_WATCH_INTERVAL_S, self._watch)
         else:
-            future.set_result(first + i)
+            self._watching = False
+
+    # Connection
+
+    async def _connect(self) -> bool:
+        assert self._loop is not None
+        try:
+            transport, _ = await self._loop.create_unix_connection(lambda: _Protocol(self), str(self.socket_path))
+        except OSError:
+            return False
+        self._transport = transport  # type: ignore[assignment]
+        return True
+
+    def _lost(self) -> None:
+        self._transport = None
+        self._acks.clear()
+        self._out.clear()
+        self._fail_all("the connection to the audit writer was lost before the event was durable; retry shortly.")
+        if not self._closed and self._loop is not None and not self._loop.is_closed():
+            self._connecting = self._loop.create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        while not self._closed and not await self._connect():
+            await asyncio.sleep(_RECONNECT_S)
+
+    def _fail_all(self, message: str) -> None:
+        while self._waiting:
+            _, future = self._waiting.popleft()
+            if future is not None and not future.done():
+                future.set_exception(Unavailable(message))
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, client: AuditWriter) -> None:
+        self.client = client
+
+    def data_received(self, data: bytes) -> None:
+        self.client._received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.client._lost()

@@ -1,22 +1,20 @@
 """Auditing predictions, fail-closed: an answer leaves the gateway only after its event is durable.
 
-Per request this costs two HMAC-SHA256 over bytes already in memory, one small frozen
+Per request this costs two HMAC-SHA256 over bytes already in memory, one small
 dataclass and a hand-off to the group-commit writer; the body is never parsed (the replica
 reports the request id and the decision summary in headers).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import os
 from typing import Any, Callable
 
 from aiplane.domain.audit import LEVEL_METADATA, LEVEL_PAYLOAD, AuditEvent, payload_bytes
 from aiplane.domain.clock import Clock
 from aiplane.domain.errors import Unavailable
 from aiplane.domain.policy import Principal
-from aiplane.gateway.audit_log import AuditWriter
+from aiplane.gateway.audit_log import AuditWriter, next_audit_id
 from aiplane.gateway.limiting import AuthFailure
 from aiplane.gateway.state import Route
 
@@ -24,8 +22,8 @@ Result = tuple[int, list[Any], bytes]
 
 
 class PredictionAuditor:
-    def __init__(self, writer: AuditWriter, hmac_key: bytes, clock: Clock, commit_timeout_s: float) -> None:
-        self.writer, self.key, self.clock, self.timeout = writer, hmac_key, clock, commit_timeout_s
+    def __init__(self, writer: AuditWriter, hmac_key: bytes, clock: Clock) -> None:
+        self.writer, self.key, self.clock = writer, hmac_key, clock
 
     def started(self) -> tuple[Any, float]:
         return self.clock.now(), self.clock.monotonic()
@@ -52,7 +50,7 @@ class PredictionAuditor:
                                 started: tuple[Any, float]) -> str:
         """Make the event of one answered prediction durable, whatever the transport; its audit id
         (also the request id when there was none). Unavailable when it could not be made durable."""
-        audit_id = os.urandom(16).hex()
+        audit_id = next_audit_id()
         keep = route.payload_logging and status < 500
         event = AuditEvent(
             audit_id=audit_id, received_at=started[0], completed_at=self.clock.now(), actor=principal.key_id,
@@ -66,9 +64,8 @@ class PredictionAuditor:
             output_hmac=hmac.digest(self.key, answer, "sha256").hex(), decision=decision,
         )
         try:
-            await asyncio.wait_for(self.writer.record(event, payload_bytes(body, answer) if keep else None),
-                                   self.timeout)
-        except (Unavailable, asyncio.TimeoutError):
+            await self.writer.record(event, payload_bytes(body, answer) if keep else None)
+        except Unavailable:
             raise Unavailable("the audit event of this prediction could not be made durable, so the answer was "
                               "withheld; retry shortly.") from None
         return audit_id
@@ -81,7 +78,7 @@ def auth_failure_recorder(writer: AuditWriter) -> Callable[[AuthFailure], None]:
 
     def record(failure: AuthFailure) -> None:
         writer.record_detached(AuditEvent(
-            audit_id=os.urandom(16).hex(), received_at=failure.at, completed_at=failure.at, actor=None, role=None,
+            audit_id=next_audit_id(), received_at=failure.at, completed_at=failure.at, actor=None, role=None,
             tenant=None, source_ip=failure.client, action="authenticate",
             resource=f"{failure.plane}-plane/keys/{failure.key_id or '-'}", status=401))
 

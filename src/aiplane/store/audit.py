@@ -1,19 +1,14 @@
-"""Audit log rows: append a batch under the head lock, read entries back for queries, proofs
-and verification, signed checkpoints, tenant data keys and retention."""
+"""Audit log rows: read entries back for queries, proofs and verification, signed checkpoints,
+tenant data keys and retention. Appending is `audit_appender`'s alone."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import itertools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generator, Sequence
+from typing import Any, Generator
 
 import sqlalchemy as sa
 
-from aiplane.domain import audit
-from aiplane.domain.audit import AuditEvent
 from aiplane.domain.merkle import Frontier
 from aiplane.store.database import Database
 from aiplane.store.tables import audit_checkpoints, audit_data_keys, audit_head, audit_log, audit_retention
@@ -43,58 +38,6 @@ def lock_head(db: Database, conn: sa.Connection) -> Head:
         query = query.with_for_update()
     size, last, packed = conn.execute(query).one()
     return Head(int(size), bytes(last), Frontier.decode(int(size), bytes(packed)))
-
-
-def append(db: Database, conn: sa.Connection, events: Sequence[AuditEvent],
-           payloads: Sequence[tuple[bytes, int] | None]) -> int:
-    """Append `events` at the end of the log in the caller's transaction; returns the first position."""
-    head = lock_head(db, conn)
-    seq, prev, frontier = head.size, head.last_hash, head.frontier
-    first = seq
-    sha256 = hashlib.sha256
-    when = _time_binder(conn.dialect)
-    rows: list[tuple[Any, ...]] = []
-    for event, payload in zip(events, payloads):
-        entry = audit.encode_entry(seq, prev, event)
-        leaf = sha256(b"\x00" + entry).digest()
-        frontier.append(leaf)
-        rows.append((seq, event.audit_id, event.tenant, event.actor, event.action, event.deployment,
-                     when(event.completed_at), leaf, entry, payload[0] if payload else None,
-                     payload[1] if payload else None))
-        prev = leaf
-        seq += 1
-    if rows:
-        # Straight to the driver, many rows per statement: SQLAlchemy's per-row parameter
-        # processing would cost more than the insert, and the driver releases the GIL around
-        # every statement it steps, so one statement per row would make the writer thread wait
-        # for the event loop's GIL switch interval once per row.
-        for i in range(0, len(rows), _ROWS_PER_STATEMENT):
-            chunk = rows[i:i + _ROWS_PER_STATEMENT]
-            conn.exec_driver_sql(_insert_sql(conn.dialect.paramstyle, len(chunk)),
-                                 tuple(itertools.chain.from_iterable(chunk)))
-        conn.execute(audit_head.update().where(audit_head.c.id == 1).values(
-            size=seq, last_hash=prev, frontier=frontier.encode()))
-    return first
-
-
-_COLUMNS = ("seq", "audit_id", "tenant", "actor", "action", "deployment", "created_at", "leaf_hash", "entry",
-            "payload", "payload_key")
-
-
-_ROWS_PER_STATEMENT = 2000  # 11 parameters a row: well under SQLite's 32,766 and PostgreSQL's 65,535
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(paramstyle: str, rows: int) -> str:
-    mark = "?" if paramstyle == "qmark" else "%s"
-    row = f"({', '.join([mark] * len(_COLUMNS))})"
-    return f"INSERT INTO audit_log ({', '.join(_COLUMNS)}) VALUES {', '.join([row] * rows)}"
-
-
-def _time_binder(dialect: Any) -> Any:
-    """The column type's own bind conversion (UTC, and SQLite's text format), applied once per row."""
-    processor = audit_log.c.created_at.type._cached_bind_processor(dialect)
-    return processor if processor is not None else (lambda value: value)
 
 
 def head(conn: sa.Connection) -> Head:
@@ -185,18 +128,6 @@ def insert_checkpoint(conn: sa.Connection, size: int, text: str, now: datetime) 
 
 
 # Tenant data keys (payload logging)
-
-def live_data_key(conn: sa.Connection, tenant: str) -> tuple[int, bytes] | None:
-    row: Any = conn.execute(sa.select(audit_data_keys.c.id, audit_data_keys.c.wrapped).where(
-        audit_data_keys.c.tenant == tenant, audit_data_keys.c.wrapped.is_not(None)).order_by(
-        audit_data_keys.c.id.desc()).limit(1)).first()
-    return (int(row[0]), bytes(row[1])) if row else None
-
-
-def insert_data_key(conn: sa.Connection, tenant: str, wrapped: bytes, now: datetime) -> int:
-    key: Any = conn.execute(audit_data_keys.insert().values(tenant=tenant, wrapped=wrapped, created_at=now)).inserted_primary_key
-    return int(key[0])
-
 
 def data_key(conn: sa.Connection, key_id: int) -> bytes | None:
     value = conn.execute(sa.select(audit_data_keys.c.wrapped).where(audit_data_keys.c.id == key_id)).scalar_one_or_none()

@@ -1,0 +1,74 @@
+"""Runs the audit writer process (`aiplane audit-writer`) for `aiplane up`, and restarts it.
+
+While it is down, predictions fail with 503 (fail-closed) and the client reconnects as soon
+as it listens again. It runs in its own session, so Ctrl-C reaches `up` alone and `up` stops
+it last, after the requests in flight have their events; it exits by itself when `up` dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("aiplane.audit")
+_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "HOME", "TMPDIR")
+_MAX_BACKOFF_S = 5.0
+
+
+class WriterProcess:
+    def __init__(self, socket_path: Path, log_path: Path, settings_env: dict[str, str]) -> None:
+        """`settings_env`: the AIPLANE_* variables that give the writer the same store and keys."""
+        self.socket_path, self.log_path, self.settings_env = socket_path, log_path, settings_env
+        self.proc: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self._stopping = False
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._spawn()
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="audit writer watch")
+
+    async def stop(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM (it commits what it has read, then exits), SIGKILL after `timeout_s`."""
+        self._stopping = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.terminate()
+        try:
+            await asyncio.wait_for(self.proc.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            log.error("the audit writer did not stop within %g s; killing it", timeout_s)
+            self.proc.kill()
+            await self.proc.wait()
+
+    async def _spawn(self) -> None:
+        env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
+        env.update(self.settings_env, PYTHONUNBUFFERED="1")
+        cmd = [sys.executable, "-m", "aiplane", "audit-writer", "--socket", str(self.socket_path),
+               "--parent-pid", str(os.getpid())]
+        with open(self.log_path, "ab") as logfile:
+            self.proc = await asyncio.create_subprocess_exec(
+                *cmd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=logfile, stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True)
+
+    async def _watch(self) -> None:
+        backoff = 0.1
+        while not self._stopping:
+            assert self.proc is not None
+            code = await self.proc.wait()
+            if self._stopping:
+                return
+            self.restarts += 1
+            log.error("the audit writer exited with status %s; restarting it in %.1f s (see %s)",
+                      code, backoff, self.log_path)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF_S)
+            await self._spawn()

@@ -1,9 +1,10 @@
 """bench/audit: what durable auditing costs.
 
-1. Durable events/s into SQLite (WAL, synchronous=FULL) through the group-commit writer, with
-   every event's future resolved only after its batch committed: saturated (all events offered
-   at once) and closed-loop (C clients, each waiting for its event before sending the next).
-2. The same writer with one transaction (one fsync) per event.
+1. Durable events/s into SQLite (WAL, synchronous=FULL) through the audit writer process (as
+   `aiplane up` runs it) and the gateway's client, every event's future resolved only after its
+   batch committed: saturated (all events offered at once) and closed-loop (C clients, each
+   waiting for its event before sending the next).
+2. The same writer with one transaction (one fsync) per event (AIPLANE_AUDIT_MAX_BATCH=1).
 3. Verification speed: the server's `audit verify` over the database, and `audit verify
    --file` over a JSON Lines export, both recomputing every leaf hash, the chain and the tree.
 4. Serving with audit on vs off: two `aiplane up` processes in turn (pinned to CPU 0, or
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -27,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE.parent / "serving" / "lua" / "post_body.lua"  # the one wrk body script of bench/
@@ -59,14 +61,20 @@ def prediction(i: int) -> AuditEvent:
         request_id=f"req-{i}", latency_ms=1.234, input_hmac="cd" * 32, output_hmac="ef" * 32, decision="label=1")
 
 
-async def saturated(writer: AuditWriter, n: int) -> float:
+async def saturated(socket_path: Path, n: int) -> float:
+    writer = AuditWriter(socket_path, max_pending=max(n, 100_000))
+    await writer.start()
     events = [prediction(i) for i in range(n)]
     start = time.perf_counter()
     await asyncio.gather(*[writer.record(e) for e in events])
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    await writer.stop()
+    return elapsed
 
 
-async def closed_loop(writer: AuditWriter, clients: int, per_client: int) -> tuple[float, list[float]]:
+async def closed_loop(socket_path: Path, clients: int, per_client: int) -> tuple[float, list[float]]:
+    writer = AuditWriter(socket_path)
+    await writer.start()
     latencies: list[float] = []
 
     async def client(k: int) -> None:
@@ -78,7 +86,23 @@ async def closed_loop(writer: AuditWriter, clients: int, per_client: int) -> tup
 
     start = time.perf_counter()
     await asyncio.gather(*[client(k) for k in range(clients)])
-    return time.perf_counter() - start, latencies
+    elapsed = time.perf_counter() - start
+    await writer.stop()
+    return elapsed, latencies
+
+
+@contextlib.contextmanager
+def writer_process(folder: Path, db_url: str, max_batch: int) -> Iterator[Path]:
+    """The real audit writer process, on its own socket."""
+    socket_path = folder / f"writer-{max_batch}.sock"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
+    env.update(AIPLANE_DATA_DIR=str(folder), AIPLANE_DATABASE_URL=db_url, AIPLANE_AUDIT_MAX_BATCH=str(max_batch))
+    proc = subprocess.Popen([sys.executable, "-m", "aiplane", "audit-writer", "--socket", str(socket_path)], env=env)
+    try:
+        yield socket_path
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def fsync_latency(folder: Path) -> None:
@@ -101,21 +125,18 @@ def durable(folder: Path, n: int, fsync_n: int, clients: int) -> AuditService:
     with db.read() as conn:
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar(), conn.exec_driver_sql("PRAGMA synchronous").scalar()
     print(f"store: SQLite journal_mode={mode[0]} synchronous={mode[1]} (2 = FULL), {folder}")
-    writer = AuditWriter(db, None, max_batch=4096, max_pending=max(n, 100_000))
-    writer.start()
-    elapsed = asyncio.run(saturated(writer, n))
-    print(f"group commit, saturated:        {n:>7} events in {elapsed:6.2f} s = {n / elapsed:>9,.0f} durable events/s")
-    per = max(1, n // 2 // clients)
-    elapsed, lat = asyncio.run(closed_loop(writer, clients, per))
+    url = f"sqlite:///{folder / 'bench.db'}"
+    with writer_process(folder, url, 4096) as socket_path:
+        elapsed = asyncio.run(saturated(socket_path, n))
+        print(f"group commit, saturated:        {n:>7} events in {elapsed:6.2f} s = {n / elapsed:>9,.0f} durable events/s")
+        per = max(1, n // 2 // clients)
+        elapsed, lat = asyncio.run(closed_loop(socket_path, clients, per))
     q = statistics.quantiles(lat, n=100)
     print(f"group commit, {clients} clients:     {clients * per:>7} events in {elapsed:6.2f} s = "
           f"{clients * per / elapsed:>9,.0f} durable events/s (wait p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms)")
-    writer.stop()
-    single = AuditWriter(db, None, max_batch=1)
-    single.start()
-    elapsed = asyncio.run(saturated(single, fsync_n))
+    with writer_process(folder, url, 1) as socket_path:
+        elapsed = asyncio.run(saturated(socket_path, fsync_n))
     print(f"one fsync per event:            {fsync_n:>7} events in {elapsed:6.2f} s = {fsync_n / elapsed:>9,.0f} durable events/s")
-    single.stop()
     service = AuditService(db, CLOCK, Signer.load_or_create(folder / "signing.key"), Envelope(b"k" * 32), 2192)
     service.checkpoint()
     return service

@@ -7,7 +7,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import signal
+import socket
 import sqlite3
+import struct
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -293,6 +297,51 @@ def test_when_the_audit_log_cannot_be_written_predictions_fail_closed_with_503(w
         db.execute("ROLLBACK")
         db.close()
     assert world.infer().status_code == 200
+
+
+def _writer_pid(world: World) -> int:
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"audit-writer" in cmdline and str(world.platform.data_dir).encode() in b" ".join(cmdline):
+            return int(proc.name)
+    raise AssertionError("no audit writer process found for this platform")
+
+
+def test_a_killed_audit_writer_is_restarted_and_nothing_is_served_unaudited(world: World):
+    before = _writer_pid(world)
+    os.kill(before, signal.SIGKILL)
+    answers = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        response = world.infer()
+        assert response.status_code in (200, 503), response.text  # 503 while the writer restarts
+        answers.append(response)
+        if response.status_code == 200 and len(answers) > 1:
+            break
+        time.sleep(0.05)
+    assert answers[-1].status_code == 200, "predictions did not resume after the writer was killed"
+    assert _writer_pid(world) != before
+    logged = {e["audit_id"] for e in world.get("/audit", limit=200, order="desc").json()}
+    for response in answers:
+        if response.status_code == 200:
+            assert response.headers["x-aiplane-audit-id"] in logged
+        else:
+            assert "outputs" not in response.text  # withheld
+    assert _ok(run_cli("audit", "verify", url=world.platform.url, token=world.platform.admin_key)).startswith("OK")
+
+
+def test_a_malformed_frame_to_the_audit_writer_closes_only_that_connection(world: World):
+    path = world.platform.data_dir / "run" / "audit-writer.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as rogue:
+        rogue.connect(str(path))
+        rogue.sendall(struct.pack(">II", 5, 0xFFFF_FFFF) + b"nope!")
+        rogue.settimeout(10)
+        assert rogue.recv(64) == b""  # closed, nothing acknowledged
+    assert world.infer().status_code == 200
+    assert _ok(run_cli("audit", "verify", url=world.platform.url, token=world.platform.admin_key)).startswith("OK")
 
 
 def test_failed_authentications_are_recorded_as_platform_events(world: World):

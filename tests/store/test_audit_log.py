@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import tempfile
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,8 +23,10 @@ from aiplane.domain.errors import Forbidden
 from aiplane.domain.policy import Principal
 from aiplane.domain.roles import Role
 from aiplane.domain.audit import payload_bytes
+from aiplane.gateway import audit_server
 from aiplane.gateway.audit_log import AuditWriter, PayloadSealer
 from aiplane.store.audit import Filters
+from aiplane.store.audit_appender import Appender
 from aiplane.store.database import Database
 from aiplane.store.tables import audit_checkpoints, audit_log
 from tests.conftest import postgres_url, reset_postgres
@@ -63,16 +66,20 @@ def event(i: int, tenant: str | None = "alpha", when: datetime | None = None, wr
 
 def record(db: Database, events: list[AuditEvent], payloads: list[bytes | None] | None = None,
            sealer: PayloadSealer | None = None) -> list[int]:
-    writer = AuditWriter(db, sealer)
-    writer.start()
+    """Through a real writer (serving from a thread here) and its client, as `up` does."""
+    socket_path = Path(tempfile.mkdtemp(prefix="aiplane-audit-")) / "writer.sock"
 
     async def go() -> list[int]:
-        return list(await asyncio.gather(*[writer.record(e, p) for e, p in zip(events, payloads or [None] * len(events))]))
+        writer = AuditWriter(socket_path)
+        await writer.start()
+        try:
+            return list(await asyncio.gather(*[writer.record(e, p)
+                                               for e, p in zip(events, payloads or [None] * len(events))]))
+        finally:
+            await writer.stop()
 
-    try:
+    with audit_server.running_in_thread(socket_path, Appender(db), sealer):
         return asyncio.run(go())
-    finally:
-        writer.stop()
 
 
 def logged(service: AuditService, n: int = 40) -> AuditService:

@@ -20,8 +20,9 @@ import selectors
 import signal
 import socket
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from aiplane.gateway.audit_wire import ACK, FAILED, ProtocolError, split_events
 from aiplane.store.audit_appender import Appender, Pending, Sealer
@@ -73,7 +74,8 @@ class WriterServer:
             for conn in list(self.buffers):
                 self._drop(conn)
             self.selector.close()
-            self.listener.close()
+            for sock in (self.listener, self._wake_r, self._wake_w):
+                sock.close()
             self.appender.close()
 
     def _round(self, readable: list[socket.socket]) -> None:
@@ -164,3 +166,18 @@ def run(socket_path: Path, appender: Appender, sealer: Sealer | None, parent_pid
         signal.signal(sig, lambda *_: server.stop())
     server.serve(still_wanted=lambda: parent_pid is None or os.getppid() == parent_pid)
     socket_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def running_in_thread(socket_path: Path, appender: Appender, sealer: Sealer | None = None,
+                      max_batch: int = 4096) -> Iterator[WriterServer]:
+    """A writer serving from a thread of this process (tests and benchmarks; `up` runs a process)."""
+    server = WriterServer(listen(socket_path), appender, sealer, max_batch)
+    thread = threading.Thread(target=server.serve, name="audit writer", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        thread.join(30)
+        socket_path.unlink(missing_ok=True)

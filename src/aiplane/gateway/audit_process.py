@@ -17,6 +17,7 @@ from pathlib import Path
 log = logging.getLogger("aiplane.audit")
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "HOME", "TMPDIR")
 _MAX_BACKOFF_S = 5.0
+_HEALTHY_S = 30.0  # a writer that ran this long before exiting starts the backoff over
 
 
 class WriterProcess:
@@ -61,11 +62,15 @@ class WriterProcess:
 
     async def _watch(self) -> None:
         backoff = 0.1
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             assert self.proc is not None
+            started = loop.time()
             code = await self.proc.wait()
             if self._stopping:
                 return
+            if loop.time() - started > _HEALTHY_S:
+                backoff = 0.1
             self.restarts += 1
             log.error("the audit writer exited with status %s; restarting it in %.1f s (see %s)",
                       code, backoff, self.log_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -22,12 +23,14 @@ DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "IN
 class Replica:
     """A running `aiplane serve-model` on a free TCP port."""
 
-    def __init__(self, model: Path, name: str, *args: str) -> None:
+    def __init__(self, model: Path, name: str, *args: str, cpus: set[int] | None = None) -> None:
+        """`cpus`: run the replica on only these CPUs (its affinity mask), as `taskset` would."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "aiplane", "serve-model", "--model", str(model), "--port", str(self.port),
-             "--name", name, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             "--name", name, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         self.client = httpx.Client(base_url=self.url, timeout=30)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -38,6 +41,9 @@ class Replica:
             except httpx.TransportError:
                 time.sleep(0.05)
         raise AssertionError("serve-model did not become ready")
+
+    def threads(self) -> int:
+        return len(os.listdir(f"/proc/{self.proc.pid}/task"))
 
     def stop(self) -> None:
         self.client.close()
@@ -51,8 +57,8 @@ class Replica:
 def replica_factory() -> Iterator[object]:
     started: list[Replica] = []
 
-    def make(model: Path, name: str, *args: str) -> Replica:
-        r = Replica(model, name, *args)
+    def make(model: Path, name: str, *args: str, cpus: set[int] | None = None) -> Replica:
+        r = Replica(model, name, *args, cpus=cpus)
         started.append(r)
         return r
 

@@ -2,10 +2,15 @@
 
 One owned task drains a bounded queue. It waits at most `max_delay_s` after the oldest
 request for the batch to fill up to `max_batch_size` rows, concatenates compatible requests
-along the first axis, runs the model in one worker thread (the event loop keeps reading
-requests meanwhile) and slices the outputs back by row offsets, so every caller gets exactly
-its own rows. A batch that fails, or whose outputs cannot be split by rows, is re-run one
-request at a time, so one bad request never fails or mixes up its neighbours.
+along the first axis, runs the model and slices the outputs back by row offsets, so every
+caller gets exactly its own rows. A batch that fails, or whose outputs cannot be split by rows,
+is re-run one request at a time, so one bad request never fails or mixes up its neighbours.
+
+Where the process may use more than one CPU, the model runs in one worker thread, so the event
+loop keeps reading and answering requests on another core while ONNX Runtime computes. On a
+single CPU there is nothing to overlap with: the thread would only add a hand-off per batch
+(queue, wake-up, GIL switch) on the same core, so the batch runs on the loop itself, as an
+unbatched request does.
 """
 
 from __future__ import annotations
@@ -27,15 +32,20 @@ class _Item:
 
     def __init__(self, inputs: dict[str, np.ndarray], future: asyncio.Future[list[np.ndarray]]) -> None:
         self.inputs = inputs
+        self.future = future
+        if len(inputs) == 1:  # the common case, without the general bookkeeping below
+            ((name, array),) = inputs.items()
+            self.rows = array.shape[0] if array.ndim else -1
+            self.key: tuple[object, ...] = (name, array.dtype.str, array.shape[1:])
+            return
         firsts = {a.shape[0] if a.ndim else -1 for a in inputs.values()}
         self.rows = firsts.pop() if len(firsts) == 1 else -1  # -1: cannot be batched with others
         self.key = tuple((n, a.dtype.str, a.shape[1:]) for n, a in sorted(inputs.items()))
-        self.future = future
 
 
 class Batcher:
     def __init__(self, run: RunFn, output_names: list[str], max_batch_size: int, max_delay_s: float,
-                 max_queue: int) -> None:
+                 max_queue: int, in_thread: bool = True) -> None:
         self.run = run
         self.output_names = output_names
         self.max_batch_size = max_batch_size
@@ -44,7 +54,7 @@ class Batcher:
         self._queue: collections.deque[_Item] = collections.deque()
         self._rows = 0  # rows waiting in the queue
         self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="onnxruntime")
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="onnxruntime") if in_thread else None
         self._task: asyncio.Task[None] | None = None
 
     async def submit(self, inputs: dict[str, np.ndarray], timeout_s: float | None) -> list[np.ndarray]:
@@ -104,12 +114,16 @@ class Batcher:
         self._rows = sum(max(item.rows, 1) for item in kept)
         return batch
 
+    async def _call(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        if self._executor is None:
+            return self.run(feed, self.output_names)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.run, feed, self.output_names)
+
     async def _run_batch(self, batch: list[_Item]) -> None:
-        loop = asyncio.get_running_loop()
         if len(batch) > 1:
             feed = {name: np.concatenate([item.inputs[name] for item in batch]) for name in batch[0].inputs}
             try:
-                outputs = await loop.run_in_executor(self._executor, self.run, feed, self.output_names)
+                outputs = await self._call(feed)
             except AiplaneError:
                 outputs = None  # isolate the request the model rejected: run them one by one
             total = sum(item.rows for item in batch)
@@ -121,7 +135,7 @@ class Batcher:
                 return
         for item in batch:
             try:
-                _resolve(item, await loop.run_in_executor(self._executor, self.run, item.inputs, self.output_names))
+                _resolve(item, await self._call(item.inputs))
             except AiplaneError as exc:
                 if not item.future.done():
                     item.future.set_exception(exc)
@@ -129,7 +143,8 @@ class Batcher:
     def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _resolve(item: _Item, outputs: list[np.ndarray]) -> None:

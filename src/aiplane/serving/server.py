@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +43,16 @@ def build_app(model: Path, name: str, version: str, max_body_bytes: int, threads
             raise InvalidInput("batching needs a model whose inputs all have a variable first (batch) dimension; "
                                "export it with a dynamic batch axis or set --max-batch-size 1.")
         batcher = Batcher(run, [t.name for t in sig.outputs], batching.max_batch_size,
-                          batching.max_batch_delay_ms / 1000, batching.max_queue)
+                          batching.max_batch_delay_ms / 1000, batching.max_queue, in_thread=usable_cpus() > 1)
     return ModelApp(run, sig, name, version, max_body_bytes, batcher)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity mask (taskset, a cpuset), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity call on this platform
+        return os.cpu_count() or 1
 
 
 def serve(app: ModelApp, host: str, port: int | None, socket: Path | None, parent_pid: int | None,
@@ -53,6 +62,7 @@ def serve(app: ModelApp, host: str, port: int | None, socket: Path | None, paren
     config = uvicorn.Config(
         app, host=host, port=port or 0, uds=str(socket) if socket else None, loop="uvloop",
         http="httptools", lifespan="off", access_log=False, log_level="warning",
+        proxy_headers=False,  # nothing here reads the client address; skip rewriting it per request
         # The gateway keeps connections open and reuses them; do not close idle ones early.
         timeout_keep_alive=3600,
     )

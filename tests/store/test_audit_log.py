@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
 import tempfile
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -23,7 +26,7 @@ from aiplane.domain.errors import Forbidden
 from aiplane.domain.policy import Principal
 from aiplane.domain.roles import Role
 from aiplane.domain.audit import payload_bytes
-from aiplane.gateway import audit_server
+from aiplane.gateway import audit_server, audit_wire
 from aiplane.gateway.audit_log import AuditWriter, PayloadSealer
 from aiplane.store.audit import Filters
 from aiplane.store.audit_appender import Appender
@@ -226,3 +229,17 @@ def test_tenant_keys_read_only_their_tenant(service: AuditService):
         service.query(beta, Filters(tenant="alpha"), 10)
     with pytest.raises(Forbidden):
         service.query(Principal("p", Role.PREDICTOR, "beta"), Filters(), 10)
+
+
+def test_events_a_client_sent_before_closing_are_committed(db: Database, service: AuditService):
+    socket_path = Path(tempfile.mkdtemp(prefix="aiplane-audit-")) / "writer.sock"
+    frames = b"".join(audit_wire.event_frame(orjson.dumps(event(i, writer="gone")), None) for i in range(3))
+    with audit_server.running_in_thread(socket_path, Appender(db)):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(str(socket_path))
+            client.sendall(frames)  # and goes away without waiting for the acknowledgement
+        for _ in range(100):
+            if len(service.query(ADMIN, Filters(), 10)) == 3:
+                break
+            time.sleep(0.05)
+    assert [e["audit_id"] for e in service.query(ADMIN, Filters(), 10)] == ["gone-0", "gone-1", "gone-2"]

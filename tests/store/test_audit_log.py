@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import socket
+import sqlite3
 import tempfile
 import threading
 import time
@@ -22,7 +23,7 @@ from aiplane.crypto.envelope import Envelope
 from aiplane.crypto.signing import Signer
 from aiplane.domain.audit import AuditEvent
 from aiplane.domain.clock import SystemClock
-from aiplane.domain.errors import Forbidden
+from aiplane.domain.errors import Forbidden, Unavailable
 from aiplane.domain.policy import Principal
 from aiplane.domain.roles import Role
 from aiplane.domain.audit import payload_bytes
@@ -243,3 +244,29 @@ def test_events_a_client_sent_before_closing_are_committed(db: Database, service
                 break
             time.sleep(0.05)
     assert [e["audit_id"] for e in service.query(ADMIN, Filters(), 10)] == ["gone-0", "gone-1", "gone-2"]
+
+
+def test_an_event_that_timed_out_does_not_shift_the_positions_of_later_ones(db: Database, service: AuditService):
+    """The writer still commits an event whose waiter gave up; its acknowledgement must not be
+    taken for the next event's (which would release that answer before its own event is durable)."""
+    if not db.is_sqlite:
+        pytest.skip("holds SQLite's write lock")
+    socket_path = Path(tempfile.mkdtemp(prefix="aiplane-audit-")) / "writer.sock"
+    blocker = sqlite3.connect(db.url.removeprefix("sqlite:///"), isolation_level=None)
+
+    async def go() -> int:
+        writer = AuditWriter(socket_path, commit_timeout_s=0.3)
+        await writer.start()
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # the writer waits for the store
+            with pytest.raises(Unavailable):
+                await writer.record(event(0, writer="late"))
+            blocker.execute("ROLLBACK")
+            return await writer.record(event(1, writer="next"))
+        finally:
+            await writer.stop()
+
+    with audit_server.running_in_thread(socket_path, Appender(db)):
+        position = asyncio.run(go())
+    stored = {e["audit_id"]: e["seq"] for e in service.query(ADMIN, Filters(), 10)}
+    assert stored == {"late-0": 0, "next-1": 1} and position == 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 import random
 import time
@@ -79,6 +80,7 @@ class AuditWriter:
         self._waiting: collections.deque[tuple[float, asyncio.Future[int] | None]] = collections.deque()
         self._acks = bytearray()
         self._watching = False
+        self._expired = 0  # how many of the oldest waiting events the watchdog has already failed
         self._connecting: asyncio.Task[None] | None = None
 
     async def start(self, timeout_s: float = 30.0) -> None:
@@ -155,6 +157,7 @@ class AuditWriter:
 
     def _settle(self, first: int, count: int) -> None:
         waiting = self._waiting
+        self._expired = max(0, self._expired - count)
         for i in range(min(count, len(waiting))):
             _, future = waiting.popleft()
             if future is None or future.done():
@@ -166,15 +169,19 @@ class AuditWriter:
                 future.set_result(first + i)
 
     def _watch(self) -> None:
-        """Fail the events whose deadline passed (the oldest first: deadlines grow with the queue)."""
+        """Fail the events whose deadline passed (the oldest first: deadlines grow with the queue).
+        They stay in the queue: the writer still has them and will acknowledge them in their
+        turn, and acknowledgements are matched to the queue by count."""
         waiting, now = self._waiting, time.monotonic()
-        while waiting and waiting[0][0] <= now:
-            _, future = waiting.popleft()
+        for deadline, future in itertools.islice(waiting, self._expired, None):
+            if deadline > now:
+                break
+            self._expired += 1
             if future is not None and not future.done():
                 future.set_exception(Unavailable(
                     f"the audit log did not make the event durable within {self.commit_timeout_s:g} s; "
                     "nothing was released, retry shortly."))
-        if waiting and self._loop is not None and not self._loop.is_closed():
+        if len(waiting) > self._expired and self._loop is not None and not self._loop.is_closed():
             self._loop.call_later(_WATCH_INTERVAL_S, self._watch)
         else:
             self._watching = False
@@ -203,6 +210,7 @@ class AuditWriter:
             await asyncio.sleep(_RECONNECT_S)
 
     def _fail_all(self, message: str) -> None:
+        self._expired = 0
         while self._waiting:
             _, future = self._waiting.popleft()
             if future is not None and not future.done():

@@ -17,6 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	PYTHONPATH=src $(BIN)/lint-imports
+	PYTHONPATH=src $(BIN)/mypy src/aiplane
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench-serving: $(STAMP)
@@ -29,7 +30,7 @@ bench-audit: $(STAMP)
 	$(BIN)/python bench/audit/run.py
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src/aiplane
+	PYTHONPATH=src $(BIN)/mypy src/aiplane
 
 clean:
 	rm -rf $(VENV) .aiplane .pytest_cache

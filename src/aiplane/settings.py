@@ -123,7 +123,7 @@ class Settings:
         env = os.environ if environ is None else environ
         groups: dict[str, Any] = {}
         for group in dataclasses.fields(cls):
-            group_cls = group.default_factory  # type: ignore[misc]
+            group_cls = _group_class(group)
             values: dict[str, Any] = {}
             for f in dataclasses.fields(group_cls):
                 key = f"{group.name}__{f.name}"
@@ -136,7 +136,17 @@ class Settings:
         return cls(**groups)
 
 
+def _group_class(group: dataclasses.Field[Any]) -> type[Any]:
+    """The settings dataclass a Settings field holds (its default factory)."""
+    factory = group.default_factory
+    if not (isinstance(factory, type) and dataclasses.is_dataclass(factory)):
+        raise TypeError(f"Settings.{group.name} must use a settings dataclass as its default_factory.")
+    return factory
+
+
 def _convert(f: dataclasses.Field[Any], raw: Any) -> Any:
+    if f.default is dataclasses.MISSING:
+        raise TypeError(f"setting {f.metadata['env']} has no default, so its type is unknown; give it one.")
     kind = type(f.default)
     try:
         if kind is Path:
@@ -152,6 +162,6 @@ def documented_fields() -> list[tuple[str, str]]:
     """(environment variable, doc) of every setting, for the docs and their test."""
     out = []
     for group in dataclasses.fields(Settings):
-        for f in dataclasses.fields(group.default_factory):  # type: ignore[misc,arg-type]
+        for f in dataclasses.fields(_group_class(group)):
             out.append((f.metadata["env"], f.metadata["doc"]))
     return out

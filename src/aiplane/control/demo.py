@@ -72,8 +72,8 @@ class DemoKeys:
 
 
 def seed(admin: Principal, tenants: TenantService, keys: KeyService, models: ModelService,
-         data_dir: Path) -> DemoKeys | None:
-    """Create the demo tenants, model and predictor key once; returns the key (or None if lost)."""
+         data_dir: Path) -> DemoKeys:
+    """Create the demo tenants, model and predictor key once; returns the key."""
     key_file = data_dir / "demo-predictor.key"
     for name, compliance, cost_center in ((TENANT, ["hipaa"], "CC-1001"), ("finance", ["soc2"], "CC-2001")):
         try:

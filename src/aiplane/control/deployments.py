@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -150,7 +151,7 @@ class DeploymentService:
     def _status(self, deployment: Deployment) -> DeploymentStatus:
         return DeploymentStatus(deployment, self.supervisor.status(deployment.id))
 
-    def start_all(self) -> list[Deployment]:
+    def start_all(self) -> builtins.list[Deployment]:
         """Bring every recorded deployment back up (at start, after a restart)."""
         with self.db.read() as conn:
             deployments = deployment_rows.list_all(conn)

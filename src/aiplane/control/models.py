@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from aiplane.artifacts.blobs import BlobStore
@@ -58,7 +59,7 @@ class ModelService:
         with self.db.read() as conn:
             return model_rows.get_version(conn, tenant, model, version)[1]
 
-    def versions(self, who: Principal, tenant: str, model: str) -> list[ModelVersion]:
+    def versions(self, who: Principal, tenant: str, model: str) -> builtins.list[ModelVersion]:
         authorize(who, Action.MODEL_READ, tenant)
         with self.db.read() as conn:
             found = model_rows.list_versions(conn, tenant, model)

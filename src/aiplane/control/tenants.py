@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -62,7 +63,7 @@ class TenantService:
             return QuotaReport(tenant_rows.get(conn, name), deployment_rows.usage(conn, name))
 
     def update(self, who: Principal, name: str, quota: Mapping[str, Any], cost_center: str | None = None,
-               compliance: list[str] | str | None = None) -> TenantUpdate:
+               compliance: builtins.list[str] | str | None = None) -> TenantUpdate:
         """Change quotas and labels. A limit below current use is accepted (what runs keeps
         running) and reported in `warnings`; admission then refuses growth until use falls."""
         authorize(who, Action.TENANT_UPDATE, name)
@@ -77,7 +78,7 @@ class TenantService:
         self.on_change()
         return TenantUpdate(updated, tuple(warnings))
 
-    def deployments_of(self, who: Principal, name: str) -> list[int]:
+    def deployments_of(self, who: Principal, name: str) -> builtins.list[int]:
         """Ids of the tenant's deployments, checked for deletion rights first."""
         authorize(who, Action.TENANT_DELETE, name)
         with self.db.read() as conn:

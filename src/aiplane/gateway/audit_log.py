@@ -194,7 +194,7 @@ class AuditWriter:
             transport, _ = await self._loop.create_unix_connection(lambda: _Protocol(self), str(self.socket_path))
         except OSError:
             return False
-        self._transport = transport  # type: ignore[assignment]
+        self._transport = transport
         return True
 
     def _lost(self) -> None:

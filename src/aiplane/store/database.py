@@ -67,7 +67,7 @@ class Database:
             value = conn.execute(sa.select(tables.state_generation.c.value)).scalar_one_or_none()
         return int(value or 0)
 
-    def lock_tenant(self, conn: sa.Connection, tenant: str) -> Any:
+    def lock_tenant(self, conn: sa.Connection, tenant: str) -> sa.RowMapping | None:
         """The tenant row, locked for the rest of the transaction (SQLite: already serialised)."""
         query = sa.select(tables.tenants).where(tables.tenants.c.name == tenant)
         if not self.is_sqlite:
@@ -76,6 +76,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The id of the one row a single-row INSERT just added."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT reported no primary key; inserted_id only suits single-row inserts.")
+    return int(key[0])
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:

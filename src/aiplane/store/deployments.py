@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
 
 import sqlalchemy as sa
 
@@ -11,7 +10,7 @@ from aiplane.domain import admission
 from aiplane.domain.deployments import Deployment, DeploymentSpec
 from aiplane.domain.errors import Conflict, NotFound
 from aiplane.store import tenants as tenant_rows
-from aiplane.store.database import Database
+from aiplane.store.database import Database, inserted_id
 from aiplane.store.tables import deployments, model_versions, models
 
 _JOINED = sa.select(
@@ -22,7 +21,7 @@ _JOINED = sa.select(
 )
 
 
-def to_deployment(row: Mapping[str, Any]) -> Deployment:
+def to_deployment(row: sa.RowMapping) -> Deployment:
     spec = DeploymentSpec(
         model=row["model"], model_version=row["model_version"], device=row["device"],
         cpus_milli=row["cpus_milli"], memory_bytes=row["memory_bytes"],
@@ -76,7 +75,7 @@ def insert(db: Database, conn: sa.Connection, tenant: str, name: str, spec: Depl
             payload_logging=spec.payload_logging, created_by=created_by, created_at=created_at,
         )
     )
-    return int(result.inserted_primary_key[0])
+    return inserted_id(result)
 
 
 def scale(db: Database, conn: sa.Connection, tenant: str, name: str, replicas: int) -> Deployment:

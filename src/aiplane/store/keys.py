@@ -13,7 +13,7 @@ from aiplane.domain.roles import Role
 from aiplane.store.tables import api_keys
 
 
-def to_record(row: Mapping[str, Any]) -> KeyRecord:
+def to_record(row: sa.RowMapping) -> KeyRecord:
     return KeyRecord(
         key_id=row["key_id"],
         hash=row["hash"],

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
 
 import sqlalchemy as sa
 
 from aiplane.domain.errors import NotFound
 from aiplane.domain.registry import ModelVersion, Signature
+from aiplane.store.database import inserted_id
 from aiplane.store.tables import model_versions, models
 
 _JOINED = sa.select(
@@ -16,7 +16,7 @@ _JOINED = sa.select(
 ).join(models, models.c.id == model_versions.c.model_id)
 
 
-def to_version(row: Mapping[str, Any]) -> ModelVersion:
+def to_version(row: sa.RowMapping) -> ModelVersion:
     return ModelVersion(
         tenant=row["tenant"],
         model=row["model"],
@@ -37,9 +37,9 @@ def add_version(conn: sa.Connection, v: ModelVersion, created_at: datetime) -> i
         sa.select(models.c.id).where(models.c.tenant == v.tenant, models.c.name == v.model)
     ).scalar_one_or_none()
     if model_id is None:
-        model_id = conn.execute(
+        model_id = inserted_id(conn.execute(
             models.insert().values(tenant=v.tenant, name=v.model, created_at=created_at)
-        ).inserted_primary_key[0]
+        ))
     latest = conn.execute(
         sa.select(sa.func.max(model_versions.c.version)).where(model_versions.c.model_id == model_id)
     ).scalar_one_or_none()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -11,7 +11,7 @@ from aiplane.domain.tenancy import Compliance, Quota, Tenant
 from aiplane.store.tables import tenants
 
 
-def to_tenant(row: Mapping[str, Any]) -> Tenant:
+def to_tenant(row: sa.RowMapping) -> Tenant:
     return Tenant(
         name=row["name"],
         cost_center=row["cost_center"],

@@ -16,6 +16,7 @@ import collections
 import itertools
 import logging
 import random
+import socket
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from aiplane.store.audit_appender import DataKeys, Pending, Sealed
 log = logging.getLogger("aiplane.audit")
 _WATCH_INTERVAL_S = 0.1
 _RECONNECT_S = 0.1
+_SEND_BUFFER = 4 << 20
 
 
 def next_audit_id() -> str:
@@ -190,9 +192,16 @@ class AuditWriter:
 
     async def _connect(self) -> bool:
         assert self._loop is not None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Room for a burst in flight: the writer takes all that is there into one batch (one
+        # fsync). The kernel caps this at net.core.wmem_max.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
+        sock.setblocking(False)
         try:
-            transport, _ = await self._loop.create_unix_connection(lambda: _Protocol(self), str(self.socket_path))
+            await self._loop.sock_connect(sock, str(self.socket_path))
+            transport, _ = await self._loop.create_unix_connection(lambda: _Protocol(self), sock=sock)
         except OSError:
+            sock.close()
             return False
         self._transport = transport
         return True

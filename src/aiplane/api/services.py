@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiplane.artifacts.blobs import BlobStore
 from aiplane.control.audit import AuditService
+from aiplane.control.audit_writer_process import WriterProcess
 from aiplane.control.deployments import DeploymentService
 from aiplane.control.gateway_workers import GatewayWorkers
 from aiplane.control.keys import KeyService
@@ -19,7 +20,6 @@ from aiplane.crypto import keyfiles
 from aiplane.crypto.signing import Signer
 from aiplane.domain.clock import Clock, SystemClock
 from aiplane.gateway.audit_log import AuditWriter, payload_keys
-from aiplane.gateway.audit_process import WriterProcess
 from aiplane.gateway.app import Gateway
 from aiplane.gateway.auditing import PredictionAuditor, auth_failure_recorder
 from aiplane.gateway.forwarding import RoutingTable

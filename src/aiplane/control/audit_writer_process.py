@@ -8,11 +8,12 @@ it last, after the requests in flight have their events; it exits by itself when
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import sys
 from pathlib import Path
+
+from aiplane.control import processes
 
 log = logging.getLogger("aiplane.audit")
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "HOME", "TMPDIR")
@@ -37,18 +38,7 @@ class WriterProcess:
         """SIGTERM (it commits what it has read, then exits), SIGKILL after `timeout_s`."""
         self._stopping = True
         if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.terminate()
-        try:
-            await asyncio.wait_for(self.proc.wait(), timeout_s)
-        except asyncio.TimeoutError:
-            log.error("the audit writer did not stop within %g s; killing it", timeout_s)
-            self.proc.kill()
-            await self.proc.wait()
+            await processes.stop(self.proc, self._watcher, timeout_s)
 
     async def _spawn(self) -> None:
         env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}

@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,9 @@ HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE.parent / "serving" / "lua" / "post_body.lua"  # the one wrk body script of bench/
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(HERE.parent))  # bench/aiplane_up.py
+
+from aiplane_up import running_up  # noqa: E402
 
 from aiplane.control import audit_files  # noqa: E402
 from aiplane.control.audit import AuditService  # noqa: E402
@@ -179,21 +181,11 @@ def serving(folder: Path, audit_on: bool, seconds: int, conns: int, port: int) -
     from aiplane.runtime import sklearn_convert
 
     data_dir = folder / ("on" if audit_on else "off")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
-    env["AIPLANE_AUDIT_RECORD_PREDICTIONS"] = "true" if audit_on else "false"
-    cmd = ["taskset", "-c", os.environ.get("SERVER_CPUS", "0"), sys.executable, "-m", "aiplane", "up", "--port", str(port), "--data-dir", str(data_dir)]
-    log = open(folder / f"up-{'on' if audit_on else 'off'}.log", "wb")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    env = {"AIPLANE_AUDIT_RECORD_PREDICTIONS": "true" if audit_on else "false"}
+    log = folder / f"up-{'on' if audit_on else 'off'}.log"
+    with running_up(data_dir, port, log, env, cpus=os.environ.get("SERVER_CPUS", "0")) as url:
         import httpx
 
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
         admin = (data_dir / "admin.key").read_text().strip()
         x, y = load_breast_cancer(return_X_y=True)
         onnx = folder / "model.onnx"
@@ -220,13 +212,6 @@ def serving(folder: Path, audit_on: bool, seconds: int, conns: int, port: int) -
                                    headers={"Authorization": f"Bearer {admin}"}, timeout=30).json()
             result["last_seq"] = admin_http[0]["seq"] if admin_http else None
         return result
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def serving_comparison(folder: Path, seconds: int, conns: int, rounds: int) -> None:

@@ -16,9 +16,7 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/aiplane_up.py
+from aiplane_up import running_up  # noqa: E402
 
 
 def _free_port() -> int:
@@ -82,7 +83,7 @@ async def paced(conn: Conn, rps: float, seconds: float, latencies: list[float], 
     loop = asyncio.get_running_loop()
     start = loop.time()
     n = 0
-    while (now := loop.time()) - start < seconds:
+    while loop.time() - start < seconds:
         t0 = time.perf_counter()
         status = await conn.send()
         latencies.append(time.perf_counter() - t0)
@@ -144,31 +145,11 @@ def main() -> None:
         folder = Path(tmp)
         onnx, body = _model(folder)
         port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
-        log = open(folder / "up.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "aiplane", "up", "--port", str(port), "--data-dir",
-                                 str(folder / "data")], stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(600):
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
+        with running_up(folder / "data", port, folder / "up.log") as url:
             keys = setup(url, (folder / "data" / "admin.key").read_text().strip(), onnx, args.limit)
             asyncio.run(phase(port, body, keys, argparse.Namespace(**{**vars(args), "seconds": 2.0}), False))  # warm
             quiet = asyncio.run(phase(port, body, keys, args, burst=False))
             loud = asyncio.run(phase(port, body, keys, args, burst=True))
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-            log.close()
     print(f"aiplane tenancy benchmark: noisy tenant limit {args.limit:g} req/s per deployment, burst offered "
           f"{args.burst_rps:g} req/s on noisy/burst, measured streams paced at {args.measure_rps:g} req/s, "
           f"{args.seconds:g} s per phase, {os.cpu_count()} CPUs")

@@ -182,10 +182,8 @@ def _rewrite(path: Path, how: str) -> None:
     lines = path.read_text().splitlines(keepends=True)
     first = next(i for i, line in enumerate(lines) if line.startswith('{"seq"'))
     at = first + 4
-    if how == "modified":
-        doc = json.loads(lines[at])
-        doc["entry"] = doc["entry"].replace('"status":201', '"status":200').replace('"status":200', '"status":500', 1)
-        lines[at] = json.dumps(doc) + "\n"
+    if how == "modified":  # in place: the line keeps the exporter's exact layout
+        lines[at] = lines[at].replace('"status":201', '"status":200').replace('"status":200', '"status":500', 1)
     elif how == "deleted":
         del lines[at]
     elif how == "inserted":
@@ -230,8 +228,12 @@ def test_bad_input_to_verify_is_one_clear_line_and_a_non_zero_exit(world: World,
     result = run_cli("audit", "verify", "--file", str(empty), "--public-key", str(key))
     assert result.returncode == 1 and "empty" in result.stderr
     assert run_cli("audit", "verify", "--file", str(tmp_path / "missing.jsonl")).returncode == 1
-    for result in (run_cli("audit", "verify", "--file", str(not_export)),):
-        assert len(result.stderr.strip().splitlines()) == 1
+    spaced = tmp_path / "spaced.jsonl"
+    spaced.write_text(export.read_text().replace('{"seq":2,', '{"seq": 2,', 1))
+    spaced_result = run_cli("audit", "verify", "--file", str(spaced), "--public-key", str(key))
+    assert spaced_result.returncode == 1 and "is not an export record" in spaced_result.stderr
+    for result in (run_cli("audit", "verify", "--file", str(not_export)), spaced_result):
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_a_tenant_export_shows_only_its_events_yet_verifies_whole(world: World, exported: tuple[Path, Path],
@@ -239,7 +241,7 @@ def test_a_tenant_export_shows_only_its_events_yet_verifies_whole(world: World, 
     _, key = exported
     export = _export(world, tmp_path, "beta.jsonl", token=world.keys[("beta", "auditor")])
     entries = [json.loads(line) for line in export.read_text().splitlines()[1:] if line.startswith('{"seq"')]
-    shown = [json.loads(e["entry"]) for e in entries if e["entry"] is not None]
+    shown = [e["entry"] for e in entries if e["entry"] is not None]  # each entry is embedded as a JSON object
     assert shown and {e["tenant"] for e in shown} == {"beta"} and len(shown) < len(entries)
     assert _ok(run_cli("audit", "verify", "--file", str(export), "--public-key", str(key))).startswith("OK:")
     csv_out = _export(world, tmp_path, "beta.csv", "--format", "csv", token=world.keys[("beta", "auditor")])

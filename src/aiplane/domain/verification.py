@@ -14,6 +14,7 @@ An entry pruned by retention keeps its leaf hash, so the tree and the chain stay
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import itertools
 from dataclasses import asdict, dataclass
@@ -78,8 +79,9 @@ def _check_checkpoints(checkpoints: Sequence[Checkpoint], signature_ok: Callable
 
 
 def _check_entries(rows: Iterable[Row], checkpoints: Sequence[Checkpoint]) -> int:
-    sha256 = hashlib.sha256
+    sha256, hexlify = hashlib.sha256, binascii.hexlify
     frontier = Frontier()
+    append = frontier.append
     pending = list(reversed(checkpoints))
     next_size = pending[-1].size if pending else -1
     prev = audit.GENESIS
@@ -91,15 +93,15 @@ def _check_entries(rows: Iterable[Row], checkpoints: Sequence[Checkpoint]) -> in
             raise _Bad(expected, _gap(expected, seq, after))
         if entry is not None:
             leaf = sha256(b"\x00" + entry).digest()
-            if stored is not None and stored != leaf:
+            if stored != leaf and stored is not None:
                 raise _Bad(seq, f"the entry at position {seq} was modified: it no longer matches its leaf hash.")
-            if not entry.startswith(b'{"seq":%d,"prev":"%s",' % (seq, prev.hex().encode())):
+            if not entry.startswith(b'{"seq":%d,"prev":"%s",' % (seq, hexlify(prev))):
                 raise _Bad(*_misplaced(seq, entry))
         elif stored is not None:
             leaf = stored
         else:
             raise _Bad(seq, f"position {seq} has neither an entry nor a leaf hash.")
-        frontier.append(leaf)
+        append(leaf)
         prev = leaf
         expected += 1
         if expected == next_size:

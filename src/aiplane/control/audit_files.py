@@ -129,12 +129,7 @@ def _matched_row(path: Path, number: int, line: bytes) -> verification.Row:
 def _unusual_row(path: Path, number: int, line: bytes) -> verification.Row:
     """A line off the exact layout is refused, but for an entry with a line break, which the
     exporter writes as a JSON string (embedded raw, it would split the line)."""
-    try:
-        doc = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        raise _not_a_record(path, number) from None
-    if isinstance(doc, dict) and "checkpoint" in doc:
-        raise _checkpoint_among_entries(path, number)
+    doc = _entry_doc(path, number, line)
     if isinstance(doc, dict) and isinstance(doc.get("entry"), str) and "\n" in doc["entry"]:
         return _v1_row(path, number, doc)
     raise _not_a_record(path, number)
@@ -142,13 +137,17 @@ def _unusual_row(path: Path, number: int, line: bytes) -> verification.Row:
 
 def _entries_v1(path: Path, numbered: Numbered) -> Iterator[verification.Row]:
     for number, line in numbered:
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            raise _not_a_record(path, number) from None
-        if isinstance(doc, dict) and "checkpoint" in doc:
-            raise _checkpoint_among_entries(path, number)
-        yield _v1_row(path, number, doc)
+        yield _v1_row(path, number, _entry_doc(path, number, line))
+
+
+def _entry_doc(path: Path, number: int, line: bytes) -> Any:
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise _not_a_record(path, number) from None
+    if isinstance(doc, dict) and "checkpoint" in doc:
+        raise _checkpoint_among_entries(path, number)
+    return doc
 
 
 def _v1_row(path: Path, number: int, doc: Any) -> verification.Row:

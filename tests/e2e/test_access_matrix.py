@@ -248,7 +248,7 @@ def test_the_gateway_answers_only_the_routes_of_the_table(world: World):
 
 
 def test_a_route_without_a_policy_entry_stops_the_app_from_being_built(tmp_path: Path):
-    from fastapi import APIRouter
+    from fastapi import APIRouter, Depends, FastAPI
 
     from aiplane.api import guarding
 
@@ -259,6 +259,10 @@ def test_a_route_without_a_policy_entry_stops_the_app_from_being_built(tmp_path:
 
     with pytest.raises(KeyError, match="GET /api/v1/unlisted has no entry"):
         guarding.check_covered(router.routes)
+    app = FastAPI()
+    app.include_router(router)  # as create_app does: the app lists an included router, not its routes
+    with pytest.raises(KeyError, match="GET /api/v1/unlisted has no entry"):
+        guarding.check_covered(app.routes)
 
     unguarded = APIRouter(prefix="/api/v1")
 
@@ -267,6 +271,13 @@ def test_a_route_without_a_policy_entry_stops_the_app_from_being_built(tmp_path:
 
     with pytest.raises(RuntimeError, match="does not run aiplane.api.guarding.Guard"):
         guarding.check_covered(unguarded.routes)
+    app = FastAPI()
+    app.include_router(unguarded)
+    with pytest.raises(RuntimeError, match="does not run aiplane.api.guarding.Guard"):
+        guarding.check_covered(app.routes)
+    app = FastAPI()
+    app.include_router(unguarded, dependencies=[Depends(guarding.guard(None))])  # type: ignore[arg-type]
+    guarding.check_covered(app.routes)  # guarded where it is included: accepted
 
     outside = APIRouter()
 

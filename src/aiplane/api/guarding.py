@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, Request
+from fastapi.routing import RouteContext, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.routing import BaseRoute, Route
 
@@ -55,23 +56,28 @@ def enforce(principal: Principal, rule: policy.RoutePolicy, path_params: dict[st
     policy.authorize(principal, rule.action, tenant)
 
 
+def endpoints(routes: list[BaseRoute]) -> list[RouteContext]:
+    """Every route the app serves, with the routes of included routers listed one by one (and
+    the dependencies they were included with)."""
+    return [context for context in iter_route_contexts(routes) if isinstance(context.original_route, Route)]
+
+
 def check_covered(routes: list[BaseRoute]) -> None:
     """Raise when a route has no policy, its policy does not fit where it lives, or a route
     under /api/v1 does not run the Guard (include its router with `dependencies=[Depends(guard)]`)."""
-    for route in routes:
-        if not isinstance(route, Route):
-            continue
+    for route in endpoints(routes):
+        path = str(route.path)
         for method in sorted((route.methods or set()) - {"HEAD"}):
-            rule = policy.route_policy(method, route.path)
+            rule = policy.route_policy(method, path)
             public = rule.scope is Scope.PUBLIC
-            if route.path.startswith(PREFIX) == public:
-                raise RuntimeError(f"route {method} {route.path} is {'public' if public else 'guarded'} in "
+            if path.startswith(PREFIX) == public:
+                raise RuntimeError(f"route {method} {path} is {'public' if public else 'guarded'} in "
                                    f"aiplane.domain.policy.ROUTES but lives {'under' if public else 'outside'} {PREFIX}")
             if not public and not _guarded(route):
-                raise RuntimeError(f"route {method} {route.path} does not run aiplane.api.guarding.Guard; include "
+                raise RuntimeError(f"route {method} {path} does not run aiplane.api.guarding.Guard; include "
                                    "its router with dependencies=[Depends(guard)]")
 
 
-def _guarded(route: Route) -> bool:
+def _guarded(route: RouteContext) -> bool:
     dependant = getattr(route, "dependant", None)
     return dependant is not None and any(isinstance(d.call, Guard) for d in dependant.dependencies)

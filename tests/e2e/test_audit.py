@@ -132,6 +132,44 @@ def test_control_actions_are_audited_with_actor_tenant_and_outcome(world: World)
     assert event["action"] == "tenant.create" and event["outcome"] == "failure" and event["tenant"] == "beta"
 
 
+def test_a_control_change_is_recorded_before_it_is_made_and_after(world: World):
+    with world.platform.http(world.platform.admin_key) as client:
+        response = client.post("/api/v1/tenants", json={"name": "gamma"})
+    assert response.status_code == 201
+    request_id = response.headers["x-request-id"]
+    events = [e for e in world.get("/audit", limit=50, order="desc").json() if e["request_id"] == request_id]
+    received, completed = sorted(events, key=lambda e: e["seq"])
+    assert received["audit_id"] == request_id and received["stage"] == "RequestReceived"
+    assert received["status"] is None and received["outcome"] == "unknown"
+    assert completed["audit_id"] == response.headers["x-aiplane-audit-id"] and completed["stage"] == "ResponseComplete"
+    assert completed["status"] == 201 and completed["outcome"] == "success"
+    for key in ("action", "actor", "tenant", "resource", "received_at"):
+        assert received[key] == completed[key], key
+    assert received["action"] == "tenant.create"
+
+
+def test_when_the_audit_log_cannot_be_written_a_control_change_is_not_made(world: World):
+    db = sqlite3.connect(world.platform.data_dir / "aiplane.db", isolation_level=None, timeout=30)
+    db.execute("BEGIN EXCLUSIVE")  # the audit writer cannot commit the request's first event
+    try:
+        with world.platform.http(world.platform.admin_key) as client:
+            response = client.post("/api/v1/tenants", json={"name": "never"})
+        assert response.status_code == 503, response.text
+        assert "was not made" in response.json()["detail"]
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    assert world.get("/tenants/never").status_code == 404
+    request_id = response.headers["x-request-id"]
+    for _ in range(100):  # the writer still commits the request's event once the store is free
+        events = [e for e in world.get("/audit", action="tenant.create", limit=50, order="desc").json()
+                  if e["request_id"] == request_id]
+        if events:
+            break
+        time.sleep(0.05)
+    assert [e["stage"] for e in events] == ["RequestReceived"]  # asked for, never made
+
+
 def test_tenant_auditors_read_only_their_own_tenant_and_can_filter(world: World):
     world.infer("beta", "other")
     beta = world.keys[("beta", "auditor")]
@@ -183,7 +221,8 @@ def _rewrite(path: Path, how: str) -> None:
     first = next(i for i, line in enumerate(lines) if line.startswith('{"seq"'))
     at = first + 4
     if how == "modified":  # in place: the line keeps the exporter's exact layout
-        lines[at] = lines[at].replace('"status":201', '"status":200').replace('"status":200', '"status":500', 1)
+        assert '"stage":"' in lines[at]
+        lines[at] = lines[at].replace('"stage":"', '"stage":"Not', 1)
     elif how == "deleted":
         del lines[at]
     elif how == "inserted":

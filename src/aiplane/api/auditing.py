@@ -1,18 +1,23 @@
-"""Every state-changing call on /api/v1 leaves an audit event, recorded here in one place.
+"""Every state-changing call on /api/v1 leaves audit events, recorded here in one place, before
+and after the change (write-ahead), so no change is made unaudited.
 
-The middleware holds the (small, JSON) response until the event is durable; if the audit log
-cannot be written the caller gets 503 instead, so no change is acknowledged unaudited. The
-change itself is already committed by then: the 503 says so, and the store remains the record.
+1. `RequestReceived`: who asks for what, made durable before the call runs. If it cannot be
+   written the caller gets 503 and the change is not attempted.
+2. `ResponseComplete`: the outcome. The middleware holds the (small, JSON) response until this
+   event is durable; if it cannot be written the caller gets 503 saying the change was made, and
+   the log still holds the request (stage 1). Both events carry the same `request_id` (the first
+   event's audit id, returned as `X-Request-Id`), as Kubernetes' stages share an auditID.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable
 
 import orjson
+from starlette.routing import Match
 
-from aiplane.domain.audit import AuditEvent
+from aiplane.api import guarding
+from aiplane.domain.audit import STAGE, STAGE_RECEIVED, AuditEvent
 from aiplane.domain.clock import Clock
 from aiplane.domain.errors import Unavailable
 from aiplane.domain.policy import Principal
@@ -22,17 +27,35 @@ from aiplane.gateway.state import StateCache
 ASGIApp = Callable[..., Any]
 _CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PREFIX = "/api/v1/"
+_TENANT_BODY_BYTES = 64 << 10  # a request body read ahead for its "tenant" (uploads name it in the path)
 
 
 class ControlAudit:
-    def __init__(self, app: ASGIApp, writer: AuditWriter, cache: StateCache, clock: Clock) -> None:
+    def __init__(self, app: Any, writer: AuditWriter, cache: StateCache, clock: Clock) -> None:
+        """`app` is the FastAPI application: its routes name the action before the call runs."""
         self.app, self.writer, self.cache, self.clock = app, writer, cache, clock
+        self.routes = [context.original_route for context in guarding.endpoints(app.routes)]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] not in _CHANGES or not scope["path"].startswith(_PREFIX):
             await self.app(scope, receive, send)
             return
         received = self.clock.now()
+        ahead, complete = await _read_ahead(receive)
+        routed = {**scope, **self._route(scope)}
+        principal = self._principal(scope)
+        body_in = b"".join(m.get("body", b"") for m in ahead) if complete else b""
+        intent = self._event(routed, principal, received, received, None, _tenant(routed, body_in, principal))
+        try:
+            await self.writer.record(intent)
+        except Unavailable:
+            await _respond(send, 503, [(b"content-type", b"application/problem+json")], _unavailable(
+                "the audit log could not record this change, so it was not made; retry shortly."), intent, intent)
+            return
+
+        async def replay() -> Any:
+            return ahead.pop(0) if ahead else await receive()
+
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -42,40 +65,73 @@ class ControlAudit:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        await self.app(scope, receive, capture)
+        await self.app(scope, replay, capture)
         body = b"".join(chunks)
-        event = self._event(scope, received, int(start.get("status", 500)), body)
+        status = int(start.get("status", 500))
+        event = self._event(routed, principal, received, self.clock.now(), status, intent.tenant, intent.audit_id)
         headers = [h for h in start.get("headers", [])]
         try:
             await self.writer.record(event)  # the writer fails it after the commit timeout
         except Unavailable:
-            start["status"] = 503
-            body = orjson.dumps({"type": "urn:aiplane:problem:unavailable", "title": "Unavailable", "status": 503,
-                                 "detail": "the change was made but its audit event could not be made durable; "
-                                           "check the store and retry."})
-            headers = [(b"content-type", b"application/problem+json")]
-        headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
-        headers += [(b"content-length", str(len(body)).encode()), (b"x-aiplane-audit-id", event.audit_id.encode())]
-        await send({"type": "http.response.start", "status": start.get("status", 500), "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            status, headers = 503, [(b"content-type", b"application/problem+json")]
+            body = _unavailable(f"the change was made (the audit log holds its request, {intent.audit_id}) but its "
+                                f"outcome could not be recorded; check the store and retry.")
+        await _respond(send, status, headers, body, intent, event)
 
-    def _event(self, scope: dict[str, Any], received: Any, status: int, body: bytes) -> AuditEvent:
-        principal = self._principal(scope)
+    def _event(self, scope: dict[str, Any], principal: Principal | None, received: Any, completed: Any,
+               status: int | None, tenant: str | None, request_id: str | None = None) -> AuditEvent:
+        """The request's first event (no status yet, its own id as request id) or its outcome."""
         path: str = scope["path"]
         client = scope.get("client")
-        completed = self.clock.now()
+        audit_id = next_audit_id()
         return AuditEvent(
-            audit_id=next_audit_id(), received_at=received, completed_at=completed,
+            audit_id=audit_id, received_at=received, completed_at=completed,
             actor=principal.key_id if principal else None, role=principal.role.value if principal else None,
-            tenant=_tenant(scope, body, principal), source_ip=client[0] if client else None,
-            action=_action(scope), resource=path[len(_PREFIX):], status=status,
+            tenant=tenant, source_ip=client[0] if client else None, action=_action(scope),
+            resource=path[len(_PREFIX):], status=status, stage=STAGE if status is not None else STAGE_RECEIVED,
+            request_id=request_id or audit_id,
         )
+
+    def _route(self, scope: dict[str, Any]) -> dict[str, Any]:
+        """The endpoint and path parameters the router is about to pick (it matches again, the same way)."""
+        for route in self.routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                return dict(child)
+        return {}
 
     def _principal(self, scope: dict[str, Any]) -> Principal | None:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 return self.cache.identify(value.decode("latin-1"))
         return None
+
+
+async def _read_ahead(receive: Any) -> tuple[list[dict[str, Any]], bool]:
+    """The request's first messages, to be replayed to the app; whether they hold the whole body."""
+    messages: list[dict[str, Any]] = []
+    size = 0
+    while size <= _TENANT_BODY_BYTES:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return messages, message["type"] == "http.request"
+        size += len(message.get("body", b""))
+    return messages, False
+
+
+async def _respond(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes, intent: AuditEvent,
+                   event: AuditEvent) -> None:
+    headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"x-request-id")]
+    headers += [(b"content-length", str(len(body)).encode()), (b"x-aiplane-audit-id", event.audit_id.encode()),
+                (b"x-request-id", intent.audit_id.encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _unavailable(detail: str) -> bytes:
+    return orjson.dumps({"type": "urn:aiplane:problem:unavailable", "title": "Unavailable", "status": 503,
+                         "detail": detail})
 
 
 def _action(scope: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 STAGE = "ResponseComplete"
+STAGE_RECEIVED = "RequestReceived"  # a control call's first event, written before the change (no status yet)
 LEVEL_METADATA = "Metadata"
 LEVEL_PAYLOAD = "RequestResponse"  # the payload was kept, encrypted with the tenant's data key
 GENESIS = b"\x00" * 32
@@ -44,7 +45,7 @@ class AuditEvent:
     source_ip: str | None
     action: str
     resource: str
-    status: int
+    status: int | None  # None at STAGE_RECEIVED
     stage: str = STAGE
     level: str = LEVEL_METADATA
     # Predictions only:
@@ -60,7 +61,7 @@ class AuditEvent:
 
     @property
     def outcome(self) -> str:
-        return "success" if self.status < 400 else "failure"
+        return _outcome(self.status)
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(AuditEvent))
@@ -81,8 +82,15 @@ def entry_prefix(seq: int, prev: bytes) -> bytes:
 
 def decode_entry(entry: bytes) -> dict[str, Any]:
     doc: dict[str, Any] = orjson.loads(entry)
-    doc["outcome"] = "success" if int(doc.get("status", 500)) < 400 else "failure"
+    status = doc.get("status", 500)
+    doc["outcome"] = _outcome(status if status is None else int(status))
     return doc
+
+
+def _outcome(status: int | None) -> str:
+    if status is None:
+        return "unknown"  # a RequestReceived event: the result is in the ResponseComplete one
+    return "success" if status < 400 else "failure"
 
 
 def payload_bytes(request: bytes, response: bytes) -> bytes:

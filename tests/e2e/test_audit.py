@@ -148,6 +148,16 @@ def test_a_control_change_is_recorded_before_it_is_made_and_after(world: World):
     assert received["action"] == "tenant.create"
 
 
+def test_a_control_call_without_a_valid_key_leaves_only_its_outcome(world: World):
+    with httpx.Client(base_url=world.platform.url) as client:
+        refused = client.post("/api/v1/tenants", json={"name": "nobody"})
+    assert refused.status_code == 401
+    events = [e for e in world.get("/audit", limit=50, order="desc").json()
+              if e["request_id"] == refused.headers["x-request-id"]]
+    assert [(e["stage"], e["status"], e["audit_id"]) for e in events] == [
+        ("ResponseComplete", 401, refused.headers["x-aiplane-audit-id"])]
+
+
 def test_when_the_audit_log_cannot_be_written_a_control_change_is_not_made(world: World):
     db = sqlite3.connect(world.platform.data_dir / "aiplane.db", isolation_level=None, timeout=30)
     db.execute("BEGIN EXCLUSIVE")  # the audit writer cannot commit the request's first event

@@ -7,6 +7,8 @@ and after the change (write-ahead), so no change is made unaudited.
    event is durable; if it cannot be written the caller gets 503 saying the change was made, and
    the log still holds the request (stage 1). Both events carry the same `request_id` (the first
    event's audit id, returned as `X-Request-Id`), as Kubernetes' stages share an auditID.
+
+A call without a valid key gets only the second event: the guard refuses it, nothing can change.
 """
 
 from __future__ import annotations
@@ -46,12 +48,13 @@ class ControlAudit:
         principal = self._principal(scope)
         body_in = b"".join(m.get("body", b"") for m in ahead) if complete else b""
         intent = self._event(routed, principal, received, received, None, _tenant(routed, body_in, principal))
-        try:
-            await self.writer.record(intent)
-        except Unavailable:
-            await _respond(send, 503, [(b"content-type", b"application/problem+json")], _unavailable(
-                "the audit log could not record this change, so it was not made; retry shortly."), intent, intent)
-            return
+        if principal is not None:  # without a valid key the guard refuses the call: nothing can change
+            try:
+                await self.writer.record(intent)
+            except Unavailable:
+                await _respond(send, 503, [(b"content-type", b"application/problem+json")], _unavailable(
+                    "the audit log could not record this change, so it was not made; retry shortly."), intent)
+                return
 
         async def replay() -> Any:
             return ahead.pop(0) if ahead else await receive()
@@ -68,15 +71,17 @@ class ControlAudit:
         await self.app(scope, replay, capture)
         body = b"".join(chunks)
         status = int(start.get("status", 500))
-        event = self._event(routed, principal, received, self.clock.now(), status, intent.tenant, intent.audit_id)
+        event = self._event(routed, principal, received, self.clock.now(), status, intent.tenant,
+                            intent.audit_id if principal is not None else None)
         headers = [h for h in start.get("headers", [])]
         try:
             await self.writer.record(event)  # the writer fails it after the commit timeout
         except Unavailable:
             status, headers = 503, [(b"content-type", b"application/problem+json")]
             body = _unavailable(f"the change was made (the audit log holds its request, {intent.audit_id}) but its "
-                                f"outcome could not be recorded; check the store and retry.")
-        await _respond(send, status, headers, body, intent, event)
+                                f"outcome could not be recorded; check the store and retry."
+                                if principal is not None else "the audit log could not record this call; retry shortly.")
+        await _respond(send, status, headers, body, event)
 
     def _event(self, scope: dict[str, Any], principal: Principal | None, received: Any, completed: Any,
                status: int | None, tenant: str | None, request_id: str | None = None) -> AuditEvent:
@@ -120,11 +125,11 @@ async def _read_ahead(receive: Any) -> tuple[list[dict[str, Any]], bool]:
     return messages, False
 
 
-async def _respond(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes, intent: AuditEvent,
+async def _respond(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
                    event: AuditEvent) -> None:
     headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"x-request-id")]
     headers += [(b"content-length", str(len(body)).encode()), (b"x-aiplane-audit-id", event.audit_id.encode()),
-                (b"x-request-id", intent.audit_id.encode())]
+                (b"x-request-id", str(event.request_id).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

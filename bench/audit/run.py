@@ -9,7 +9,8 @@
    --file` over a JSON Lines export, both recomputing every leaf hash, the chain and the tree.
 4. Serving with audit on vs off: two `aiplane up` processes in turn (pinned to CPU 0, or
    SERVER_CPUS), wrk on CPU 1 posting a 1-row V2 request through the gateway
-   (`AIPLANE_AUDIT_RECORD_PREDICTIONS` is the benchmark-only switch that turns auditing off).
+   (`AIPLANE_AUDIT_RECORD_PREDICTIONS` is the benchmark-only switch that turns auditing off),
+   with the CPU time each of the platform's processes spent per request.
 
 Run: make bench-audit   (or .venv/bin/python bench/audit/run.py --help)
 """
@@ -174,6 +175,25 @@ def _cli(url: str, token: str, *args: str) -> str:
     return out.stdout
 
 
+ROLES = {b"up": "gateway", b"audit-writer": "audit writer", b"serve-model": "replica"}
+
+
+def cpu_by_role(data_dir: Path) -> dict[str, float]:
+    """CPU seconds used so far by this platform's processes (those naming its data directory),
+    by role: where the serving cost goes."""
+    tick, seconds = os.sysconf("SC_CLK_TCK"), {}
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        role = next((ROLES[arg] for arg in argv if arg in ROLES), None)
+        if role is not None and str(data_dir).encode() in b" ".join(argv):
+            seconds[role] = seconds.get(role, 0.0) + (int(stat[11]) + int(stat[12])) / tick
+    return seconds
+
+
 def serving(folder: Path, audit_on: bool, seconds: int, conns: int, port: int) -> dict[str, Any]:
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
@@ -204,9 +224,12 @@ def serving(folder: Path, audit_on: bool, seconds: int, conns: int, port: int) -
         target = f"{url}/v2/models/bc/infer"
         subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", "-d2s", "-s", str(WRK_SCRIPT), target],
                        env=wrk_env, capture_output=True, check=True)  # warm-up
+        before = cpu_by_role(data_dir)
         subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s",
                         str(WRK_SCRIPT), target], env=wrk_env, capture_output=True, check=True)
+        after = cpu_by_role(data_dir)
         result: dict[str, Any] = json.loads(summary.read_text())
+        result["cpu_us"] = {role: (after[role] - before.get(role, 0.0)) / result["requests"] * 1e6 for role in after}
         if audit_on:
             admin_http = httpx.get(url + "/api/v1/audit", params={"action": "predict", "limit": 1, "order": "desc"},
                                    headers={"Authorization": f"Bearer {admin}"}, timeout=30).json()
@@ -227,9 +250,11 @@ def serving_comparison(folder: Path, seconds: int, conns: int, rounds: int) -> N
             rate = res["requests"] / (res["duration_us"] / 1e6)
             errors = sum(res["errors"].values())
             rates[audit_on].append(rate)
+            cpu = ", ".join(f"{role} {us:.0f}" for role, us in sorted(res["cpu_us"].items()))
             print(f"serving audit {'on ' if audit_on else 'off'} (round {r + 1}): {rate:>8,.0f} req/s, "
                   f"p50 {res['latency_us']['p50'] / 1000:.1f} ms, p99 {res['latency_us']['p99'] / 1000:.1f} ms, "
-                  f"{errors} errors" + (f", audit log size {res['last_seq'] + 1}" if audit_on and res.get("last_seq") is not None else ""))
+                  f"{errors} errors" + (f", audit log size {res['last_seq'] + 1}" if audit_on and res.get("last_seq") is not None else "")
+                  + f"; CPU µs a request: {cpu}")
     on, off = statistics.median(rates[True]), statistics.median(rates[False])
     print(f"serving: audit on {on:,.0f} req/s vs off {off:,.0f} req/s (medians): {100 * (on - off) / off:+.1f}%")
 

@@ -13,6 +13,8 @@
    with the CPU time each of the platform's processes spent per request.
 
 Run: make bench-audit   (or .venv/bin/python bench/audit/run.py --help)
+On a throwaway PostgreSQL (Debian's packages; parts 1-3):
+    scripts/with-postgres.sh sh -c '.venv/bin/python bench/audit/run.py --database-url "$AIPLANE_TEST_POSTGRES_URL" --serving-seconds 0'
 """
 
 from __future__ import annotations
@@ -122,13 +124,21 @@ def fsync_latency(folder: Path) -> None:
     print(f"disk: fsync of 4 KiB p50 {q[49] * 1000:.2f} ms, p99 {q[98] * 1000:.2f} ms")
 
 
-def durable(folder: Path, n: int, fsync_n: int, clients: int) -> AuditService:
-    db = Database(f"sqlite:///{folder / 'bench.db'}")
+def durable(folder: Path, n: int, fsync_n: int, clients: int, url: str | None) -> AuditService:
+    url = url or f"sqlite:///{folder / 'bench.db'}"
+    db = Database(url)
     db.migrate()
     with db.read() as conn:
-        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar(), conn.exec_driver_sql("PRAGMA synchronous").scalar()
-    print(f"store: SQLite journal_mode={mode[0]} synchronous={mode[1]} (2 = FULL), {folder}")
-    url = f"sqlite:///{folder / 'bench.db'}"
+        if db.is_sqlite:
+            mode = (conn.exec_driver_sql("PRAGMA journal_mode").scalar(),
+                    conn.exec_driver_sql("PRAGMA synchronous").scalar())
+            print(f"store: SQLite journal_mode={mode[0]} synchronous={mode[1]} (2 = FULL), {folder}")
+        else:
+            settings = [conn.exec_driver_sql(f"SHOW {name}").scalar() for name in ("fsync", "synchronous_commit")]
+            version = conn.exec_driver_sql("SHOW server_version").scalar()
+            print(f"store: PostgreSQL {version} fsync={settings[0]} synchronous_commit={settings[1]}")
+            if conn.exec_driver_sql("SELECT count(*) FROM audit_log").scalar():
+                raise SystemExit("the PostgreSQL database already holds audit events; give the benchmark an empty one.")
     with writer_process(folder, url, 4096) as socket_path:
         elapsed = asyncio.run(saturated(socket_path, n))
         print(f"group commit, saturated:        {n:>7} events in {elapsed:6.2f} s = {n / elapsed:>9,.0f} durable events/s")
@@ -268,13 +278,15 @@ def main() -> None:
     parser.add_argument("--serving-rounds", type=int, default=2, help="on/off pairs to run")
     parser.add_argument("--conns", type=int, default=32, help="wrk connections")
     parser.add_argument("--serving-only", action="store_true", help="skip the writer and verification runs")
+    parser.add_argument("--database-url", help="the store for the writer and verification runs (default: SQLite "
+                        "in a temporary folder), e.g. an empty PostgreSQL database; serving always uses SQLite")
     args = parser.parse_args()
     print(f"bench/audit on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="aiplane-bench-audit-") as tmp:
         folder = Path(tmp)
         fsync_latency(folder)
         if not args.serving_only:
-            service = durable(folder, args.events, args.fsync_events, args.clients)
+            service = durable(folder, args.events, args.fsync_events, args.clients, args.database_url)
             verification(service, folder)
             service.db.dispose()
         if args.serving_seconds > 0:

@@ -48,26 +48,21 @@ def head(conn: sa.Connection) -> Head:
 
 def stream(conn: sa.Connection, chunk: int = 20000) -> Generator[tuple[int, bytes, bytes | None], None, None]:
     """(position, leaf hash, entry or None) of every row in position order."""
-    if conn.dialect.name == "sqlite":
-        # The driver's own cursor: verification reads every row, and this is 3x faster.
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute("SELECT seq, leaf_hash, entry FROM audit_log ORDER BY seq")
-            while True:
-                part = cursor.fetchmany(chunk)
-                if not part:
-                    return
-                yield from part
-        finally:
-            cursor.close()
-    result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
-        sa.select(audit_log.c.seq, audit_log.c.leaf_hash, audit_log.c.entry).order_by(audit_log.c.seq))
+    # The driver's own cursor: verification reads every row, and this is about 3x faster than
+    # SQLAlchemy's rows. On PostgreSQL a named (server-side) cursor, so the log is never held in
+    # memory whole, in binary format, so the hashes and entries arrive as bytes instead of hex text.
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor() if conn.dialect.name == "sqlite" else dbapi.cursor(name="aiplane_audit_stream", binary=True)
     try:
-        for part in result.partitions():
-            for seq, leaf, entry in part:
-                yield seq, bytes(leaf), bytes(entry) if entry is not None else None
+        cursor.execute("SELECT seq, leaf_hash, entry FROM audit_log ORDER BY seq")
+        while True:
+            part = cursor.fetchmany(chunk)
+            if not part:
+                return
+            yield from part
     finally:
-        result.close()
+        cursor.close()
 
 
 def leaf_hashes(conn: sa.Connection, size: int) -> list[bytes]:

@@ -30,7 +30,7 @@ from aiplane.store.tables import audit_log
 
 _COLUMNS = ("seq", "audit_id", "tenant", "actor", "action", "deployment", "created_at", "leaf_hash", "entry",
             "payload", "payload_key")
-_ROWS_PER_STATEMENT = 2000  # 11 parameters a row: well under SQLite's 32,766 and PostgreSQL's 65,535
+_ROWS_PER_STATEMENT = 2000  # SQLite's multi-row insert: 11 parameters a row, well under its 32,766
 
 Sealed = tuple[bytes, int]  # ciphertext, data key id
 

@@ -148,14 +148,17 @@ def test_a_control_change_is_recorded_before_it_is_made_and_after(world: World):
     assert received["action"] == "tenant.create"
 
 
-def test_a_control_call_without_a_valid_key_leaves_only_its_outcome(world: World):
-    with httpx.Client(base_url=world.platform.url) as client:
+@pytest.mark.parametrize("key, status", [(None, 401), (("alpha", "predictor"), 403), (("beta", "tenant-admin"), 403)])
+def test_a_control_call_the_guard_refuses_leaves_only_its_outcome(world: World, key: tuple[str, str] | None,
+                                                                  status: int):
+    headers = {"Authorization": f"Bearer {world.keys[key]}"} if key else {}
+    with httpx.Client(base_url=world.platform.url, headers=headers) as client:
         refused = client.post("/api/v1/tenants", json={"name": "nobody"})
-    assert refused.status_code == 401
+    assert refused.status_code == status
     events = [e for e in world.get("/audit", limit=50, order="desc").json()
               if e["request_id"] == refused.headers["x-request-id"]]
     assert [(e["stage"], e["status"], e["audit_id"]) for e in events] == [
-        ("ResponseComplete", 401, refused.headers["x-aiplane-audit-id"])]
+        ("ResponseComplete", status, refused.headers["x-aiplane-audit-id"])]
 
 
 def test_when_the_audit_log_cannot_be_written_a_control_change_is_not_made(world: World):

@@ -8,20 +8,23 @@ and after the change (write-ahead), so no change is made unaudited.
    the log still holds the request (stage 1). Both events carry the same `request_id` (the first
    event's audit id, returned as `X-Request-Id`), as Kubernetes' stages share an auditID.
 
-A call without a valid key gets only the second event: the guard refuses it, nothing can change.
+A call the guard refuses (no valid key, a role or tenant the policy does not allow) gets only the
+second event: it never reaches a service, so nothing can change.
 """
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any, Callable
 
 import orjson
-from starlette.routing import Match
+from starlette.routing import Match, Route
 
 from aiplane.api import guarding
 from aiplane.domain.audit import STAGE, STAGE_RECEIVED, AuditEvent
 from aiplane.domain.clock import Clock
-from aiplane.domain.errors import Unavailable
+from aiplane.domain import policy
+from aiplane.domain.errors import AiplaneError, Unavailable
 from aiplane.domain.policy import Principal
 from aiplane.gateway.audit_log import AuditWriter, next_audit_id
 from aiplane.gateway.state import StateCache
@@ -36,7 +39,8 @@ class ControlAudit:
     def __init__(self, app: Any, writer: AuditWriter, cache: StateCache, clock: Clock) -> None:
         """`app` is the FastAPI application: its routes name the action before the call runs."""
         self.app, self.writer, self.cache, self.clock = app, writer, cache, clock
-        self.routes = [context.original_route for context in guarding.endpoints(app.routes)]
+        self.routes = [context.original_route for context in guarding.endpoints(app.routes)
+                       if isinstance(context.original_route, Route)]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] not in _CHANGES or not scope["path"].startswith(_PREFIX):
@@ -44,11 +48,13 @@ class ControlAudit:
             return
         received = self.clock.now()
         ahead, complete = await _read_ahead(receive)
-        routed = {**scope, **self._route(scope)}
+        route, matched = self._route(scope)
+        routed = {**scope, **matched}
         principal = self._principal(scope)
         body_in = b"".join(m.get("body", b"") for m in ahead) if complete else b""
         intent = self._event(routed, principal, received, received, None, _tenant(routed, body_in, principal))
-        if principal is not None:  # without a valid key the guard refuses the call: nothing can change
+        write_ahead = principal is not None and _passes_guard(principal, route, routed)
+        if write_ahead:
             try:
                 await self.writer.record(intent)
             except Unavailable:
@@ -72,7 +78,7 @@ class ControlAudit:
         body = b"".join(chunks)
         status = int(start.get("status", 500))
         event = self._event(routed, principal, received, self.clock.now(), status, intent.tenant,
-                            intent.audit_id if principal is not None else None)
+                            intent.audit_id if write_ahead else None)
         headers = [h for h in start.get("headers", [])]
         try:
             await self.writer.record(event)  # the writer fails it after the commit timeout
@@ -80,7 +86,7 @@ class ControlAudit:
             status, headers = 503, [(b"content-type", b"application/problem+json")]
             body = _unavailable(f"the change was made (the audit log holds its request, {intent.audit_id}) but its "
                                 f"outcome could not be recorded; check the store and retry."
-                                if principal is not None else "the audit log could not record this call; retry shortly.")
+                                if write_ahead else "the audit log could not record this call; retry shortly.")
         await _respond(send, status, headers, body, event)
 
     def _event(self, scope: dict[str, Any], principal: Principal | None, received: Any, completed: Any,
@@ -97,19 +103,34 @@ class ControlAudit:
             request_id=request_id or audit_id,
         )
 
-    def _route(self, scope: dict[str, Any]) -> dict[str, Any]:
-        """The endpoint and path parameters the router is about to pick (it matches again, the same way)."""
+    def _route(self, scope: dict[str, Any]) -> tuple[Route | None, dict[str, Any]]:
+        """The route, endpoint and path parameters the router is about to pick (it matches again,
+        the same way)."""
         for route in self.routes:
             match, child = route.matches(scope)
             if match is Match.FULL:
-                return dict(child)
-        return {}
+                return route, dict(child)
+        return None, {}
 
     def _principal(self, scope: dict[str, Any]) -> Principal | None:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 return self.cache.identify(value.decode("latin-1"))
         return None
+
+
+def _passes_guard(principal: Principal, route: Route | None, scope: dict[str, Any]) -> bool:
+    """Whether the control API's guard will let this call reach its service: only then can it
+    change anything, and only then is its request written ahead."""
+    if route is None:
+        return False
+    query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    try:
+        guarding.enforce(principal, policy.route_policy(scope["method"], route.path),
+                         scope.get("path_params", {}), (query.get("tenant") or [None])[0])
+    except (AiplaneError, KeyError):
+        return False
+    return True
 
 
 async def _read_ahead(receive: Any) -> tuple[list[dict[str, Any]], bool]:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import orjson
 from starlette.routing import Match, Route
 
-from aiplane.api import guarding
+from aiplane.api import guarding, problems
 from aiplane.domain.audit import STAGE, STAGE_RECEIVED, AuditEvent
 from aiplane.domain.clock import Clock
 from aiplane.domain import policy
@@ -58,8 +58,9 @@ class ControlAudit:
             try:
                 await self.writer.record(intent)
             except Unavailable:
-                await _respond(send, 503, [(b"content-type", b"application/problem+json")], _unavailable(
-                    "the audit log could not record this change, so it was not made; retry shortly."), intent)
+                headers, body = _unavailable("the audit log could not record this change, so it was not made; "
+                                             "retry shortly.")
+                await _respond(send, 503, headers, body, intent)
                 return
 
         async def replay() -> Any:
@@ -83,10 +84,10 @@ class ControlAudit:
         try:
             await self.writer.record(event)  # the writer fails it after the commit timeout
         except Unavailable:
-            status, headers = 503, [(b"content-type", b"application/problem+json")]
-            body = _unavailable(f"the change was made (the audit log holds its request, {intent.audit_id}) but its "
-                                f"outcome could not be recorded; check the store and retry."
-                                if write_ahead else "the audit log could not record this call; retry shortly.")
+            status = 503
+            headers, body = _unavailable(f"the change was made (the audit log holds its request, {intent.audit_id}) "
+                                         f"but its outcome could not be recorded; check the store and retry."
+                                         if write_ahead else "the audit log could not record this call; retry shortly.")
         await _respond(send, status, headers, body, event)
 
     def _event(self, scope: dict[str, Any], principal: Principal | None, received: Any, completed: Any,
@@ -155,9 +156,10 @@ async def _respond(send: Any, status: int, headers: list[tuple[bytes, bytes]], b
     await send({"type": "http.response.body", "body": body})
 
 
-def _unavailable(detail: str) -> bytes:
-    return orjson.dumps({"type": "urn:aiplane:problem:unavailable", "title": "Unavailable", "status": 503,
-                         "detail": detail})
+def _unavailable(detail: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The headers and body of a 503 problem document."""
+    response = problems.problem(503, "Unavailable", detail)
+    return response.raw_headers, bytes(response.body)
 
 
 def _action(scope: dict[str, Any]) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-from pathlib import Path
 
 
 def shared_port(host: str, port: int) -> socket.socket:
@@ -17,16 +15,4 @@ def shared_port(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.set_inheritable(False)
-    return sock
-
-
-def private_unix(path: Path) -> socket.socket:
-    """A Unix socket only this user can connect to (its folder is private too)."""
-    path.unlink(missing_ok=True)
-    sock = socket.socket(socket.AF_UNIX)
-    old = os.umask(0o177)
-    try:
-        sock.bind(str(path))
-    finally:
-        os.umask(old)
     return sock

@@ -15,6 +15,7 @@ import typer
 from aiplane.cli import listening
 from aiplane.cli.output import console
 from aiplane.domain.errors import Conflict, InvalidInput
+from aiplane.serving.sockets import private_unix
 from aiplane.settings import Settings
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def up(
         uvicorn.run(app, host=server.host, port=server.port, **_UVICORN)
     else:  # this process serves the shared port and, on a private socket, what workers relay
         sockets = [listening.shared_port(server.host, server.port),
-                   listening.private_unix(Path(svc.workers.control_socket))]
+                   private_unix(Path(svc.workers.control_socket))]
         _serve(uvicorn.Server(uvicorn.Config(app, **_UVICORN)), sockets)
     os.close(lock)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from aiplane.gateway.audit_wire import ACK, FAILED, ProtocolError, split_events
+from aiplane.serving import sockets
 from aiplane.store.audit_appender import Appender, Pending, Sealer
 
 log = logging.getLogger("aiplane.audit")
@@ -34,13 +35,7 @@ _ROUND_BYTES = 8 << 20
 
 def listen(path: Path) -> socket.socket:
     """A listening Unix socket only the owner can connect to."""
-    path.unlink(missing_ok=True)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o177)
-    try:
-        listener.bind(str(path))
-    finally:
-        os.umask(old)
+    listener = sockets.private_unix(path)
     listener.listen(64)
     return listener
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from aiplane.control import processes
 
 log = logging.getLogger("aiplane.audit")
-_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "HOME", "TMPDIR")
 _MAX_BACKOFF_S = 5.0
 _HEALTHY_S = 30.0  # a writer that ran this long before exiting starts the backoff over
 
@@ -41,7 +40,7 @@ class WriterProcess:
             await processes.stop(self.proc, self._watcher, timeout_s)
 
     async def _spawn(self) -> None:
-        env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
+        env = processes.inherited_env("HOME", "TMPDIR")
         env.update(self.settings_env, PYTHONUNBUFFERED="1")
         cmd = [sys.executable, "-m", "aiplane", "audit-writer", "--socket", str(self.socket_path),
                "--parent-pid", str(os.getpid())]

@@ -1,9 +1,19 @@
-"""Stopping a child process (a replica, a gateway worker) and the task that watched it."""
+"""What the platform's child processes (replicas, the audit writer, gateway workers) share: the
+environment they inherit, and stopping one together with the task that watched it."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+
+# What a child needs from this environment to run this Python; nothing else (no secrets) passes.
+_INHERITED = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV")
+
+
+def inherited_env(*also: str) -> dict[str, str]:
+    """The variables of this environment a child keeps: the base list, and `also`."""
+    return {k: os.environ[k] for k in (*_INHERITED, *also) if k in os.environ}
 
 
 async def stop(proc: asyncio.subprocess.Process | None, watcher: asyncio.Task[None], grace_s: float) -> None:

@@ -23,7 +23,6 @@ from aiplane.serving import sockets
 
 log = logging.getLogger("aiplane.supervisor")
 
-_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _MAX_SOCKET_PATH = 100  # sockaddr_un holds 108 bytes
 
 
@@ -86,7 +85,7 @@ class _Replica:
         tmp.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o700)  # its own working, home and temporary directory; no one else's
         Path(self.socket).unlink(missing_ok=True)
-        env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
+        env = processes.inherited_env("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
         env.update(HOME=str(self.workdir), TMPDIR=str(tmp), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         spec = self.dep.spec
         cmd = [sys.executable, "-m", "aiplane", "serve-model", "--model", str(self.sup.artifact(self.dep.artifact_digest)),

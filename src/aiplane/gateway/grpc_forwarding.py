@@ -13,10 +13,11 @@ import contextlib
 import grpc
 import grpc.aio
 
+from aiplane.domain import policy
 from aiplane.serving import sockets
 
 SERVICE = "inference.GRPCInferenceService"
-METHODS = ("ServerLive", "ServerReady", "ServerMetadata", "ModelMetadata", "ModelReady", "ModelInfer")
+METHODS = tuple(policy.GRPC_METHODS)  # every method of the service has its route policy there
 # The answer's size is bounded by the replica (and the model), not by the request limit.
 _OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
 

@@ -16,8 +16,6 @@ from pathlib import Path
 from aiplane.control import processes
 
 log = logging.getLogger("aiplane.audit")
-_MAX_BACKOFF_S = 5.0
-_HEALTHY_S = 30.0  # a writer that ran this long before exiting starts the backoff over
 
 
 class WriterProcess:
@@ -50,7 +48,7 @@ class WriterProcess:
                 start_new_session=True)
 
     async def _watch(self) -> None:
-        backoff = 0.1
+        backoff = processes.Backoff(0.1, 5.0)
         loop = asyncio.get_running_loop()
         while not self._stopping:
             assert self.proc is not None
@@ -58,11 +56,9 @@ class WriterProcess:
             code = await self.proc.wait()
             if self._stopping:
                 return
-            if loop.time() - started > _HEALTHY_S:
-                backoff = 0.1
+            delay = backoff.after(loop.time() - started)
             self.restarts += 1
             log.error("the audit writer exited with status %s; restarting it in %.1f s (see %s)",
-                      code, backoff, self.log_path)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                      code, delay, self.log_path)
+            await asyncio.sleep(delay)
             await self._spawn()

@@ -34,7 +34,7 @@ class _Worker:
         return self.proc.pid if self.proc is not None and self.proc.returncode is None else None
 
     async def _run(self) -> None:
-        backoff = 0.5
+        backoff = processes.Backoff(0.5, 10.0)
         while not self.stopping:
             started = asyncio.get_running_loop().time()
             try:
@@ -49,10 +49,7 @@ class _Worker:
                 break
             self.restarts += 1
             log.warning("gateway worker %d exited with code %s; restarting", self.index, code)
-            if asyncio.get_running_loop().time() - started > 30:
-                backoff = 0.5
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+            await asyncio.sleep(backoff.after(asyncio.get_running_loop().time() - started))
 
     async def stop(self, grace_s: float) -> None:
         self.stopping = True

@@ -52,15 +52,14 @@ class _Replica:
         return ReplicaStatus(self.index, self.state, pid, self.restarts)
 
     async def _run(self) -> None:
-        backoff = 0.5
+        backoff = processes.Backoff(0.5, 10.0)
         while not self.stopping:
             started = asyncio.get_running_loop().time()
             try:
                 await self._spawn()
             except OSError as exc:
                 log.error("cannot start replica %s/%s#%d: %s", self.dep.tenant, self.dep.name, self.index, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                await asyncio.sleep(backoff.after(0.0))
                 continue
             if await self._wait_ready():
                 self._set_state("ready")
@@ -74,10 +73,7 @@ class _Replica:
             self.restarts += 1
             log.warning("replica %s/%s#%d exited with code %s; restarting", self.dep.tenant, self.dep.name,
                         self.index, code)
-            if asyncio.get_running_loop().time() - started > 30:
-                backoff = 0.5
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+            await asyncio.sleep(backoff.after(asyncio.get_running_loop().time() - started))
         self._set_state("stopped")
 
     async def _spawn(self) -> None:

@@ -82,7 +82,7 @@ def build(settings: Settings) -> Services:
 
     supervisor = Supervisor(data_dir, blobs.path, settings.control.replica_ready_timeout_s,
                             settings.gateway.max_body_bytes, replicas_changed, grpc=channels is not None)
-    audit_socket = supervisor.socket_dir / "audit-writer.sock"  # a short path, like the replicas' sockets
+    audit_socket = audit_socket_in(supervisor.socket_dir)
     audit = _audit(settings, db, clock)
     writer = audit_writer(settings, audit_socket)
     auditor = prediction_auditor(settings, writer, clock)
@@ -129,6 +129,11 @@ def _writer_process(settings: Settings, socket_path: Path) -> WriterProcess:
     env = {k: v for k, v in os.environ.items() if k.startswith("AIPLANE_")}
     env.update(AIPLANE_DATA_DIR=str(settings.server.data_dir.resolve()), AIPLANE_DATABASE_URL=settings.database_url)
     return WriterProcess(socket_path, settings.server.data_dir / "audit" / "writer.log", env)
+
+
+def audit_socket_in(socket_dir: Path) -> Path:
+    """Where the audit writer listens: beside the replicas' and the relay's sockets (a short path)."""
+    return socket_dir / "audit-writer.sock"
 
 
 def audit_writer(settings: Settings, socket_path: Path) -> AuditWriter:

@@ -44,7 +44,7 @@ class _Worker:
         self.cache = StateCache(self.db, clock, guard)
         self.routing = RoutingTable(g.connections_per_replica)
         # The main process's audit writer listens next to the control socket.
-        self.writer = services.audit_writer(settings, Path(control_socket).parent / "audit-writer.sock")
+        self.writer = services.audit_writer(settings, services.audit_socket_in(Path(control_socket).parent))
         guard.subscribe(auth_failure_recorder(self.writer))
         self.gateway = Gateway(self.cache, self.routing, g.max_body_bytes, g.forward_timeout_s,
                                RequestLimits(clock, share=settings.server.workers),

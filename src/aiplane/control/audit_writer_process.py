@@ -61,4 +61,7 @@ class WriterProcess:
             log.error("the audit writer exited with status %s; restarting it in %.1f s (see %s)",
                       code, delay, self.log_path)
             await asyncio.sleep(delay)
-            await self._spawn()
+            try:
+                await self._spawn()
+            except OSError as exc:  # the old process stays in self.proc: the next turn waits no time and backs off
+                log.error("cannot start the audit writer (%s); trying again", exc)

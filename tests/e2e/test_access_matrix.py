@@ -116,6 +116,8 @@ PROBES: dict[tuple[str, str], Prober] = {
     ("GET", "/api/v1/tenants/{tenant}/deployments/{name}"): _get("/api/v1/tenants/{t}/deployments/{d}"),
     ("DELETE", "/api/v1/tenants/{tenant}/deployments/{name}"): lambda w, t, ok: Probe(
         "DELETE", f"/api/v1/tenants/{t}/deployments/ghost", 404, {}),
+    ("PATCH", "/api/v1/tenants/{tenant}/deployments/{name}"): lambda w, t, ok: Probe(
+        "PATCH", f"/api/v1/tenants/{t}/deployments/dep-{t}", 200, {"json": {"target_concurrency": 8}}),
     ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/scale"): lambda w, t, ok: Probe(
         "POST", f"/api/v1/tenants/{t}/deployments/dep-{t}/scale", 200, {"json": {"replicas": 1}}),
     ("POST", "/api/v1/plan"): lambda w, t, ok: Probe("POST", "/api/v1/plan", 200, {"json": PORTFOLIO}),

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from aiplane.api import guarding, views
-from aiplane.api.schemas import DeploymentCreate, DeploymentScale, KeyCreate, QuotaFields, TenantCreate
+from aiplane.api.schemas import (DeploymentCreate, DeploymentScale, DeploymentUpdate, KeyCreate, QuotaFields,
+                                 TenantCreate)
 from aiplane.api.services import Services
 from aiplane.domain.errors import InvalidInput
 from aiplane.domain.policy import Principal
@@ -108,6 +109,11 @@ def build_router(svc: Services) -> APIRouter:
     @router.get("/tenants/{tenant}/deployments/{name}", tags=["deployments"])
     def get_deployment(tenant: str, name: str, p: Principal = Depends(who)) -> dict[str, Any]:
         return views.deployment(svc.deployments.status(p, tenant, name))
+
+    @router.patch("/tenants/{tenant}/deployments/{name}", tags=["deployments"])
+    async def update_deployment(tenant: str, name: str, body: DeploymentUpdate,
+                                p: Principal = Depends(who)) -> dict[str, Any]:
+        return views.deployment(await svc.deployments.update(p, tenant, name, body.options()))
 
     @router.post("/tenants/{tenant}/deployments/{name}/scale", tags=["deployments"])
     async def scale_deployment(tenant: str, name: str, body: DeploymentScale,

@@ -44,6 +44,20 @@ class DeploymentScale(_Body):
     replicas: int | str
 
 
+class DeploymentUpdate(_Body):
+    """A partial change: fields left out stay as they are."""
+    min_replicas: int | str | None = None
+    max_replicas: int | str | None = None
+    target_concurrency: int | str | None = None
+    cpus: Number | None = None
+    memory: Number | None = None
+    max_batch_size: int | str | None = None
+    max_batch_delay_ms: Number | None = None
+
+    def options(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
 class DeploymentCreate(_Body):
     name: str
     model: str

@@ -72,7 +72,7 @@ def deployment(s: DeploymentStatus) -> dict[str, Any]:
         "digest": f"sha256:{d.artifact_digest}", "device": spec.device,
         "resources": {"cpus": _cpus(spec.cpus_milli), "memory": _memory(spec.memory_bytes)},
         "replicas": {"min": spec.min_replicas, "max": spec.max_replicas, "desired": d.replicas,
-                     "ready": s.ready_replicas},
+                     "ready": s.ready_replicas, "target_concurrency": spec.target_concurrency},
         "batching": {"max_batch_size": spec.max_batch_size, "max_batch_delay_ms": spec.max_batch_delay_ms},
         "payload_logging": spec.payload_logging,
         "phase": s.phase,

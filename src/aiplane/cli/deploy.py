@@ -7,6 +7,7 @@ import typer
 from aiplane.cli.client import Client
 from aiplane.cli.output import Format, console, emit
 from aiplane.domain import names
+from aiplane.domain.errors import InvalidInput
 
 app = typer.Typer(no_args_is_help=True)
 OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
@@ -51,6 +52,34 @@ def scale(
     tenant, name = names.split_scoped(ref)
     with console.status(f"Scaling {tenant}/{name} to {replicas} replicas..."):
         doc = Client().api("POST", f"/tenants/{tenant}/deployments/{name}/scale", json={"replicas": replicas})
+    emit(doc, output, COLUMNS)
+
+
+@app.command("update")
+def update(
+    ref: str = typer.Argument(..., metavar="TENANT/NAME"),
+    min_replicas: str = typer.Option(None, "--min-replicas", help="Fewest replicas to run."),
+    max_replicas: str = typer.Option(None, "--max-replicas", help="Upper bound for scaling."),
+    target_concurrency: str = typer.Option(None, "--target-concurrency",
+                                           help="In-flight requests per replica the autoscaler aims for."),
+    cpus: str = typer.Option(None, "--cpus", help="CPUs per replica, e.g. 2 or 500m."),
+    memory: str = typer.Option(None, "--memory", help="Memory per replica, e.g. 2Gi."),
+    max_batch_size: str = typer.Option(None, "--max-batch-size"),
+    max_batch_delay_ms: str = typer.Option(None, "--max-batch-delay-ms"),
+    output: Format = OUTPUT,
+) -> None:
+    """Change a deployment in place (flags not given stay as they are): admitted against the
+    quota; a change of resources or batching replaces the replicas one at a time, serving on."""
+    tenant, name = names.split_scoped(ref)
+    body = {"min_replicas": min_replicas, "max_replicas": max_replicas, "target_concurrency": target_concurrency,
+            "cpus": cpus, "memory": memory, "max_batch_size": max_batch_size,
+            "max_batch_delay_ms": max_batch_delay_ms}
+    body = {k: v for k, v in body.items() if v is not None}
+    if not body:
+        raise InvalidInput("nothing to change; give at least one of --min-replicas, --max-replicas, "
+                           "--target-concurrency, --cpus, --memory, --max-batch-size, --max-batch-delay-ms.")
+    with console.status(f"Updating {tenant}/{name}..."):
+        doc = Client().api("PATCH", f"/tenants/{tenant}/deployments/{name}", json=body)
     emit(doc, output, COLUMNS)
 
 

@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 from aiplane.domain import names, quantities, registry
 from aiplane.domain.clock import Clock
 from aiplane.domain.deployments import Deployment, DeploymentSpec
-from aiplane.domain.errors import InvalidInput
+from aiplane.domain.errors import InvalidInput, Unavailable
 from aiplane.domain.policy import Action, Principal, authorize
 from aiplane.control.supervisor import ReplicaStatus, Supervisor
 from aiplane.store import deployments as deployment_rows
@@ -53,6 +53,30 @@ def parse_spec(model_ref: str, options: Mapping[str, Any]) -> DeploymentSpec:
     return spec.validate()
 
 
+def updated_spec(current: DeploymentSpec, options: Mapping[str, Any]) -> DeploymentSpec:
+    """`current` with the fields `options` gives (None: unchanged), checked as a whole."""
+    parsers: dict[str, tuple[str, Callable[[Any], Any]]] = {
+        "cpus": ("cpus_milli", lambda v: quantities.millicpus("cpus", v)),
+        "memory": ("memory_bytes", lambda v: quantities.memory_bytes("memory", v)),
+        "min_replicas": ("min_replicas", lambda v: quantities.count("min-replicas", v)),
+        "max_replicas": ("max_replicas", lambda v: quantities.count("max-replicas", v)),
+        "target_concurrency": ("target_concurrency", lambda v: quantities.count("target-concurrency", v)),
+        "max_batch_size": ("max_batch_size", lambda v: quantities.count("max-batch-size", v)),
+        "max_batch_delay_ms": ("max_batch_delay_ms", _delay_ms),
+    }
+    changes = {field: parse(options[key]) for key, (field, parse) in parsers.items() if options.get(key) is not None}
+    return dataclasses.replace(current, **changes).validate()
+
+
+def _delay_ms(value: Any) -> float:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return float(str(value).strip())
+    except ValueError:
+        raise InvalidInput(f"max-batch-delay-ms {value!r} is not a number of milliseconds.") from None
+
+
 def _check_scale(deployment: Deployment, replicas: int) -> None:
     spec = deployment.spec
     if replicas < 1:
@@ -60,7 +84,8 @@ def _check_scale(deployment: Deployment, replicas: int) -> None:
                            f"so scale {deployment.tenant}/{deployment.name} to 1 or more.")
     if replicas > spec.max_replicas:
         raise InvalidInput(f"replicas {replicas} is above max-replicas {spec.max_replicas} of "
-                           f"{deployment.tenant}/{deployment.name}; redeploy with a larger --max-replicas.")
+                           f"{deployment.tenant}/{deployment.name}; raise it first with 'aiplane deploy update {deployment.tenant}/{deployment.name} "
+                           f"--max-replicas {replicas}'.")
 
 
 class DeploymentService:
@@ -108,6 +133,43 @@ class DeploymentService:
         await self.supervisor.wait_ready(deployment.id, self.ready_timeout_s)
         return self._status(deployment)
 
+    def admit_update(self, who: Principal, tenant: str, name: str,
+                     options: Mapping[str, Any]) -> tuple[Deployment, Deployment]:
+        """Check rights, the new spec and the quota, and record the change, atomically; returns
+        the deployment before and after."""
+        authorize(who, Action.DEPLOYMENT_WRITE, tenant)
+        with self.db.write() as conn:
+            before = deployment_rows.get_locked(self.db, conn, tenant, name)
+            spec = updated_spec(before.spec, options)
+            after = deployment_rows.update(self.db, conn, before, spec, spec.admitted_replicas(before.replicas))
+        self.on_change()
+        return before, after
+
+    async def update(self, who: Principal, tenant: str, name: str, options: Mapping[str, Any]) -> DeploymentStatus:
+        """Change a deployment's bounds, resources or batching. The replica count moves inside the
+        new bounds; replicas whose settings changed are replaced one at a time, each stopped only
+        once its successor is ready, so serving carries on. If a successor never gets ready the
+        change is undone and the old replicas keep serving."""
+        before, after = await asyncio.to_thread(self.admit_update, who, tenant, name, options)
+        await self.supervisor.resize(after)
+        if not await self.supervisor.replace(after, self.ready_timeout_s):
+            await asyncio.to_thread(self._restore, before)
+            await self.supervisor.resize(before)
+            await self.supervisor.replace(before, self.ready_timeout_s)
+            raise Unavailable(f"a replica of {tenant}/{name} with the new settings was not ready within "
+                              f"{self.ready_timeout_s:.0f} s, so the change was undone and the old replicas "
+                              "serve on; see its replica.log, or give it more memory or time.")
+        await self.supervisor.wait_ready(after.id, self.ready_timeout_s)
+        return self._status(after)
+
+    def _restore(self, before: Deployment) -> None:
+        """Put back what ran before a change that could not be rolled out (it fit before, and the
+        tenant's lock keeps other changes out meanwhile)."""
+        with self.db.write() as conn:
+            current = deployment_rows.get_locked(self.db, conn, before.tenant, before.name)
+            deployment_rows.record(conn, current, before.spec, before.replicas)
+        self.on_change()
+
     async def delete(self, who: Principal, tenant: str, name: str) -> None:
         authorize(who, Action.DEPLOYMENT_WRITE, tenant)
         deployment = await asyncio.to_thread(self._get, tenant, name)
@@ -116,14 +178,16 @@ class DeploymentService:
         await self.supervisor.remove(deployment.id)
 
     async def reconcile(self) -> None:
-        """Make the running replicas match the store: start, scale or stop what a change made by
-        another process (another gateway worker, a CLI on the same store) asks for."""
+        """Make the running replicas match the store: start, scale, replace or stop what a change
+        made by another process (another gateway worker, a CLI on the same store) asks for."""
         wanted = {d.id: d for d in await asyncio.to_thread(self._all)}
         for deployment_id in self.supervisor.deployment_ids() - wanted.keys():
             await self.supervisor.remove(deployment_id)
         for deployment in wanted.values():
             if self.supervisor.count(deployment.id) != deployment.replicas:
                 await self.supervisor.resize(deployment)
+            if not self.supervisor.runs(deployment) and not self.supervisor.replacing(deployment.id):
+                await self.supervisor.replace(deployment, self.ready_timeout_s)
 
     def _delete_row(self, deployment_id: int) -> None:
         with self.db.write() as conn:

@@ -9,6 +9,7 @@ Each has its own working and temporary directory; nothing writable is shared.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -35,10 +36,12 @@ class ReplicaStatus:
 
 
 class _Replica:
-    def __init__(self, sup: Supervisor, dep: Deployment, index: int) -> None:
-        self.sup, self.dep, self.index = sup, dep, index
-        self.workdir = sup.replica_root / dep.tenant / f"{dep.name}-{index}"
-        self.socket = str(sup.socket_dir / f"d{dep.id}-r{index}.sock")
+    def __init__(self, sup: Supervisor, dep: Deployment, index: int, slot: str = "") -> None:
+        """`slot` is "" or "b": a replica and the successor that replaces it run side by side
+        for a moment, each with its own directory and socket."""
+        self.sup, self.dep, self.index, self.slot = sup, dep, index, slot
+        self.workdir = sup.replica_root / dep.tenant / f"{dep.name}-{index}{'-' + slot if slot else ''}"
+        self.socket = str(sup.socket_dir / f"d{dep.id}-r{index}{slot}.sock")
         self.grpc_socket = sockets.grpc_socket(self.socket) if sup.grpc else None
         self.proc: asyncio.subprocess.Process | None = None
         self.state = "starting"
@@ -46,6 +49,14 @@ class _Replica:
         self.stopping = False
         self.ready = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"replica {dep.tenant}/{dep.name}#{index}")
+
+    def runs(self, dep: Deployment) -> bool:
+        """Whether this replica was started with what `dep` asks of a replica."""
+        return (self.dep.artifact_digest, self.dep.spec.replica_settings()) == \
+            (dep.artifact_digest, dep.spec.replica_settings())
+
+    def successor(self, dep: Deployment) -> _Replica:
+        return _Replica(self.sup, dep, self.index, "" if self.slot else "b")
 
     def status(self) -> ReplicaStatus:
         pid = self.proc.pid if self.proc and self.proc.returncode is None else None
@@ -125,6 +136,18 @@ class _Replica:
             Path(self.grpc_socket).unlink(missing_ok=True)
 
 
+async def _ready_within(replica: _Replica, timeout: float) -> bool:
+    """Whether `replica` is ready within `timeout`; False at once if it is stopped meanwhile."""
+    waiter = asyncio.get_running_loop().create_task(replica.ready.wait())
+    try:
+        await asyncio.wait({waiter, replica.task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter
+    return replica.ready.is_set() and not replica.stopping
+
+
 async def _probe(socket: str) -> bool:
     try:
         reader, writer = await asyncio.open_unix_connection(socket)
@@ -154,10 +177,12 @@ class Supervisor:
         self.on_change = on_change
         self.grpc = grpc  # replicas also serve gRPC, on a Unix socket beside their HTTP one
         self._replicas: dict[int, list[_Replica]] = {}
+        self._successors: dict[int, _Replica] = {}  # a replacement being started, routed once ready
+        self._replacing: dict[int, asyncio.Lock] = {}
 
     def announce(self, deployment_id: int) -> None:
-        ready = [r.socket for r in self._replicas.get(deployment_id, []) if r.state == "ready"]
-        self.on_change(deployment_id, ready)
+        running = [*self._replicas.get(deployment_id, []), *filter(None, [self._successors.get(deployment_id)])]
+        self.on_change(deployment_id, [r.socket for r in running if r.state == "ready"])
 
     def apply(self, dep: Deployment) -> None:
         """Start replicas until `dep.replicas` run (scaling down comes with the autoscaler)."""
@@ -175,6 +200,41 @@ class Supervisor:
             await asyncio.gather(*(r.stop() for r in surplus))
         self.apply(dep)
 
+    async def replace(self, dep: Deployment, timeout: float) -> bool:
+        """Replace, one at a time, each replica not started with what `dep` asks: start its
+        successor, route to it once ready, then take the old one out of routing and stop it, so
+        the deployment never serves from fewer replicas than before. False (and the replica kept)
+        when a successor is not ready within `timeout`."""
+        async with self._replacing.setdefault(dep.id, asyncio.Lock()):
+            for old in list(self._replicas.get(dep.id, [])):
+                if old.runs(dep):
+                    old.dep = dep  # same process; later restarts use the newest record
+                    continue
+                new = self._successors[dep.id] = old.successor(dep)
+                try:
+                    ready = await _ready_within(new, timeout)
+                finally:
+                    del self._successors[dep.id]
+                replicas = self._replicas.get(dep.id, [])
+                if not ready or old not in replicas:  # not ready, or scaled away or deleted meanwhile
+                    self.announce(dep.id)
+                    await new.stop()
+                    if not ready:
+                        return False
+                    continue
+                replicas[replicas.index(old)] = new
+                self.announce(dep.id)  # the old one leaves routing before it stops
+                await old.stop()
+        return True
+
+    def replacing(self, deployment_id: int) -> bool:
+        lock = self._replacing.get(deployment_id)
+        return lock is not None and lock.locked()
+
+    def runs(self, dep: Deployment) -> bool:
+        """Whether every replica of `dep` was started with what it asks of a replica now."""
+        return all(r.runs(dep) for r in self._replicas.get(dep.id, []))
+
     async def wait_ready(self, deployment_id: int, timeout: float) -> bool:
         waits = [r.ready.wait() for r in self._replicas.get(deployment_id, [])]
         try:
@@ -184,7 +244,7 @@ class Supervisor:
             return False
 
     async def remove(self, deployment_id: int) -> None:
-        replicas = self._replicas.get(deployment_id, [])
+        replicas = [*self._replicas.get(deployment_id, []), *filter(None, [self._successors.get(deployment_id)])]
         await asyncio.gather(*(r.stop() for r in replicas))
         self._replicas.pop(deployment_id, None)
         self.on_change(deployment_id, [])

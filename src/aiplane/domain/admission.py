@@ -31,6 +31,10 @@ class Resources:
             replicas=self.replicas * n,
         )
 
+    def minus(self, other: Resources) -> Resources:
+        """What `self` asks beyond `other`, per resource (negative where it asks less)."""
+        return self.plus(other.times(-1))
+
     def plus(self, other: Resources) -> Resources:
         mig = dict(self.mig)
         for k, v in other.mig.items():

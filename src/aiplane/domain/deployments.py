@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,8 +36,10 @@ class DeploymentSpec:
             raise InvalidInput("cpus and memory per replica must be greater than zero.")
         if self.max_batch_size < 1:
             raise InvalidInput(f"max-batch-size {self.max_batch_size} must be at least 1.")
-        if self.max_batch_delay_ms < 0:
-            raise InvalidInput(f"max-batch-delay-ms {self.max_batch_delay_ms} must not be negative.")
+        if not math.isfinite(self.max_batch_delay_ms) or self.max_batch_delay_ms < 0:
+            raise InvalidInput(f"max-batch-delay-ms {self.max_batch_delay_ms} must be a number of 0 or more.")
+        if self.target_concurrency < 1:
+            raise InvalidInput(f"target-concurrency {self.target_concurrency} must be at least 1.")
         if self.device != DEVICES_CPU:
             raise InvalidInput(
                 f"device {self.device!r} is not available on this machine; use --device cpu."
@@ -47,6 +50,16 @@ class DeploymentSpec:
     def desired_replicas(self) -> int:
         """Replicas to run now: the minimum, and at least one until scale-to-zero exists."""
         return max(self.min_replicas, 1)
+
+    def replica_settings(self) -> tuple[object, ...]:
+        """What a running replica was started with: a change to any of these replaces the
+        replicas (the replica counts and the autoscaler's target do not)."""
+        return (self.model_version, self.device, self.cpus_milli, self.memory_bytes, self.max_batch_size,
+                self.max_batch_delay_ms)
+
+    def admitted_replicas(self, current: int) -> int:
+        """The replica count to keep after a change of the bounds: `current`, moved inside them."""
+        return min(max(current, self.desired_replicas), self.max_replicas)
 
     def per_replica(self) -> Resources:
         return Resources(cpus_milli=self.cpus_milli, memory_bytes=self.memory_bytes, replicas=1)

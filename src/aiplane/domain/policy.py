@@ -156,6 +156,7 @@ ROUTES: dict[tuple[str, str], RoutePolicy] = {
     ("GET", "/api/v1/tenants/{tenant}/deployments"): _p(Action.DEPLOYMENT_READ, Scope.PATH),
     ("GET", "/api/v1/tenants/{tenant}/deployments/{name}"): _p(Action.DEPLOYMENT_READ, Scope.PATH),
     ("DELETE", "/api/v1/tenants/{tenant}/deployments/{name}"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
+    ("PATCH", "/api/v1/tenants/{tenant}/deployments/{name}"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
     ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/scale"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
     ("POST", "/api/v1/plan"): _p(Action.PLAN, Scope.PLATFORM),
     # The audit trail: a tenant-bound key reads only its tenant's events (the service narrows

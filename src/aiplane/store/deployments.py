@@ -43,7 +43,7 @@ def usage(conn: sa.Connection, tenant: str) -> admission.Resources:
 
 
 def admit(db: Database, conn: sa.Connection, tenant: str, asked: admission.Resources) -> None:
-    """The one admission point for every change that takes capacity (deploy, scale, and the
+    """The one admission point for every change that takes capacity (deploy, scale, update, and the
     canary and autoscaler when they come): lock the tenant's row, then check what is asked
     against the quota and what the tenant's deployments use. The lock lasts until the
     caller's transaction ends, so two racing changes can never both take the last unit
@@ -78,11 +78,38 @@ def insert(db: Database, conn: sa.Connection, tenant: str, name: str, spec: Depl
     return inserted_id(result)
 
 
-def scale(db: Database, conn: sa.Connection, tenant: str, name: str, replicas: int) -> Deployment:
-    """Admit the growth (if any) and record `replicas` as the deployment's admitted count."""
+def get_locked(db: Database, conn: sa.Connection, tenant: str, name: str) -> Deployment:
+    """The deployment, read after locking its tenant's row, so no other change can move it (or
+    the tenant's use) until the caller's transaction ends."""
     if db.lock_tenant(conn, tenant) is None:
         raise NotFound(f"tenant {tenant!r} does not exist; see 'aiplane tenant list'.")
-    current = get(conn, tenant, name)  # read after the lock, so the count cannot move under us
+    return get(conn, tenant, name)
+
+
+def update(db: Database, conn: sa.Connection, current: Deployment, spec: DeploymentSpec,
+           replicas: int) -> Deployment:
+    """Admit what `spec` at `replicas` asks beyond what `current` holds (per resource, so a change
+    that shrinks one resource and grows another is checked on the growth), then record it.
+    `current` must come from `get_locked` in the same transaction."""
+    before = current.spec.per_replica().times(current.replicas)
+    admit(db, conn, current.tenant, spec.per_replica().times(replicas).minus(before))
+    return record(conn, current, spec, replicas)
+
+
+def record(conn: sa.Connection, current: Deployment, spec: DeploymentSpec, replicas: int) -> Deployment:
+    """Write `spec` and `replicas` over `current` without admission: only for putting back what
+    was admitted and ran before (a change whose replicas could not start)."""
+    conn.execute(deployments.update().where(deployments.c.id == current.id).values(
+        cpus_milli=spec.cpus_milli, memory_bytes=spec.memory_bytes, min_replicas=spec.min_replicas,
+        max_replicas=spec.max_replicas, replicas=replicas, target_concurrency=spec.target_concurrency,
+        max_batch_size=spec.max_batch_size, max_batch_delay_ms=spec.max_batch_delay_ms,
+    ))
+    return get(conn, current.tenant, current.name)
+
+
+def scale(db: Database, conn: sa.Connection, tenant: str, name: str, replicas: int) -> Deployment:
+    """Admit the growth (if any) and record `replicas` as the deployment's admitted count."""
+    current = get_locked(db, conn, tenant, name)  # read after the lock, so the count cannot move under us
     growth = replicas - current.replicas
     if growth > 0:
         admit(db, conn, tenant, current.spec.per_replica().times(growth))

@@ -41,6 +41,13 @@ def run_cli(*args: str, url: str | None = None, token: str | None = None, cwd: P
                           cwd=cwd, timeout=timeout)
 
 
+def fails_in_one_line(result: subprocess.CompletedProcess[str], fragment: str) -> None:
+    """A CLI command that failed as every one must: exit code 1, one line on stderr naming `fragment`."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
 @dataclass
 class TrainedModel:
     estimator: Any

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.conftest import Platform, TrainedModel, pids_alive
+from tests.conftest import Platform, TrainedModel, fails_in_one_line, pids_alive
 
 pytestmark = pytest.mark.serial
 
@@ -18,12 +18,6 @@ pytestmark = pytest.mark.serial
 def _ok(result: Any) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr + result.stdout
     return dict(json.loads(result.stdout))
-
-
-def _fails(result: Any, fragment: str) -> None:
-    assert result.returncode == 1, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and fragment in lines[0], result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +40,7 @@ def _pids(doc: dict[str, Any]) -> list[int]:
 
 
 def test_raising_max_replicas_lets_a_scale_that_was_refused_through(platform: Platform):
-    _fails(platform.cli("deploy", "scale", "lab/bc", "--replicas", "3"), "above max-replicas 2")
+    fails_in_one_line(platform.cli("deploy", "scale", "lab/bc", "--replicas", "3"), "above max-replicas 2")
     doc = _ok(platform.cli("deploy", "update", "lab/bc", "--max-replicas", "3", "--target-concurrency", "4",
                            "-o", "json"))
     assert doc["replicas"] == {"min": 2, "max": 3, "desired": 2, "ready": 2, "target_concurrency": 4}
@@ -58,11 +52,11 @@ def test_raising_max_replicas_lets_a_scale_that_was_refused_through(platform: Pl
 
 def test_an_update_the_quota_cannot_hold_is_refused_and_changes_nothing(platform: Platform):
     before = _ok(platform.cli("deploy", "status", "lab/bc", "-o", "json"))
-    _fails(platform.cli("deploy", "update", "lab/bc", "--cpus", "3"),
+    fails_in_one_line(platform.cli("deploy", "update", "lab/bc", "--cpus", "3"),
            "quota exceeded for cpus: asked 4, in use 2, limit 4")
-    _fails(platform.cli("deploy", "update", "lab/bc", "--min-replicas", "3", "--max-replicas", "2"),
+    fails_in_one_line(platform.cli("deploy", "update", "lab/bc", "--min-replicas", "3", "--max-replicas", "2"),
            "max-replicas 2 is below min-replicas 3")
-    _fails(platform.cli("deploy", "update", "lab/bc"), "nothing to change")
+    fails_in_one_line(platform.cli("deploy", "update", "lab/bc"), "nothing to change")
     with platform.http(platform.admin_key) as http:
         for body, fragment in (({"max_batch_delay_ms": "soon"}, "max-batch-delay-ms"),
                                ({"target_concurrency": 0}, "target-concurrency 0"),

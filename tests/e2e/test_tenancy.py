@@ -19,7 +19,7 @@ from aiplane.domain.policy import Principal
 from aiplane.domain.roles import Role
 from aiplane.store import deployments as deployment_rows
 from aiplane.store.database import Database
-from tests.conftest import Platform, TrainedModel, pids_alive
+from tests.conftest import Platform, TrainedModel, fails_in_one_line, pids_alive
 
 pytestmark = pytest.mark.serial
 OTHER_PROCESS = Principal("test-process", Role.PLATFORM_ADMIN, None)
@@ -28,12 +28,6 @@ OTHER_PROCESS = Principal("test-process", Role.PLATFORM_ADMIN, None)
 def _ok(result: Any) -> str:
     assert result.returncode == 0, result.stderr + result.stdout
     return str(result.stdout)
-
-
-def _fails(result: Any, fragment: str) -> None:
-    assert result.returncode == 1, result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and fragment in lines[0], result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +113,8 @@ def test_mig_quotas_by_profile_are_reported_and_bad_quota_values_are_refused(pla
             response = http.patch("/api/v1/tenants/vision", json=body)
             assert response.status_code == 400 and fragment in response.json()["detail"], (body, response.text)
         assert http.get("/api/v1/tenants/vision/quota").json()["resources"] == quota  # nothing changed
-    _fails(platform.cli("tenant", "set-quota", "vision", "--memory", "16Gb"), "'16Gb' is not a valid quantity")
-    _fails(platform.cli("tenant", "set-quota", "vision", "--mig", "1g.10gb"), "not PROFILE=COUNT")
+    fails_in_one_line(platform.cli("tenant", "set-quota", "vision", "--memory", "16Gb"), "'16Gb' is not a valid quantity")
+    fails_in_one_line(platform.cli("tenant", "set-quota", "vision", "--mig", "1g.10gb"), "not PROFILE=COUNT")
     with platform.http(platform.admin_key) as http:
         assert http.delete("/api/v1/tenants/vision").status_code == 204
 
@@ -130,7 +124,7 @@ def test_scaling_starts_and_stops_replicas_within_the_quota(platform: Platform, 
     assert doc["replicas"]["desired"] == 2 and doc["replicas"]["ready"] == 2
     pids = [r["pid"] for r in doc["replica_status"]]
     assert len(set(pids)) == 2 and len(pids_alive(pids)) == 2
-    _fails(platform.cli("deploy", "scale", "clinical/hot", "--replicas", "3"),
+    fails_in_one_line(platform.cli("deploy", "scale", "clinical/hot", "--replicas", "3"),
            "quota exceeded for cpus: asked 1, in use 3, limit 3")
     with platform.http(platform.admin_key) as http:
         for replicas, fragment in ((0, "below 1"), (9, "above max-replicas 3"), ("two", "not a whole number")):
@@ -151,7 +145,7 @@ def test_lowering_a_quota_below_use_warns_and_blocks_growth(platform: Platform):
     result = platform.cli("tenant", "set-quota", "clinical", "--cpus", "1")
     _ok(result)
     assert "warning: tenant 'clinical' uses 2 of cpus, above the new limit of 1" in " ".join(result.stderr.split())
-    _fails(platform.cli("deploy", "scale", "clinical/hot", "--replicas", "2"),
+    fails_in_one_line(platform.cli("deploy", "scale", "clinical/hot", "--replicas", "2"),
            "in use 2, limit 1; the quota was lowered below what is in use")
     with platform.http(platform.admin_key) as http:
         assert http.patch("/api/v1/tenants/clinical", json={"cpus": 3}).json()["warnings"] == []

@@ -6,20 +6,20 @@ bytes go to a replica unchanged and its answer comes back unchanged.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Awaitable, Callable
 
 import orjson
 
 from aiplane import __version__
 from aiplane.domain import policy, ratelimit
+from aiplane.domain.policy import Principal
 from aiplane.domain.errors import (AiplaneError, Forbidden, InvalidInput, NotFound, PayloadTooLarge, RateLimited,
                                    Unauthorized, Unavailable)
 from aiplane.gateway import access, repository
 from aiplane.gateway.auditing import PredictionAuditor
-from aiplane.gateway.forwarding import RoutingTable
+from aiplane.gateway.forwarding import Answer, RoutingTable
 from aiplane.gateway.limiting import RequestLimits
-from aiplane.gateway.state import StateCache
+from aiplane.gateway.state import Route, StateCache
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -90,38 +90,50 @@ class Gateway:
         if template == "/v2/repository/index":
             return 200, [_JSON], repository.index(self.cache, self.routing, tenant, await _wants_ready(receive))
         route = access.find_route(self.cache, tenant, params["name"], params.get("version"))
-        self.limits.check(principal.key_id, principal.rate_limit, tenant, route.name, route.deployment_id,
+        audit = self.audit if scope["method"] == "POST" and path.endswith("/infer") else None
+        if audit is None:
+            return await self._pass_on(principal, route, scope, receive, forwarded, length)
+        # From here every answer to the prediction has its event: refusals (rate, size) and
+        # failures (no replica, a timeout) as much as the replica's own answers.
+        started = audit.started()
+        body: list[bytes] = []
+        try:
+            result = await self._pass_on(principal, route, scope, receive, forwarded, length, body)
+        except AiplaneError as exc:
+            result = _error(exc)
+        return await audit.record(principal, route, scope, body[0] if body else b"", result, started)
+
+    async def _pass_on(self, principal: Principal, route: Route, scope: Scope, receive: Receive,
+                       forwarded: list[bytes], length: int, read: list[bytes] | None = None) -> Answer:
+        self.limits.check(principal.key_id, principal.rate_limit, route.tenant, route.name, route.deployment_id,
                           route.rate_limit)
         if length > self.max_body_bytes:
             raise PayloadTooLarge(f"the request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes.")
-        audit = self.audit if scope["method"] == "POST" and path.endswith("/infer") else None
-        started = audit.started() if audit is not None else None
         body = await _read_body(receive, self.max_body_bytes)
+        if read is not None:
+            read.append(body)
         target = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
         head = b"\r\n".join(
             [scope["method"].encode() + b" " + target + b" HTTP/1.1", b"host: replica",
              b"content-length: " + str(len(body)).encode(), *forwarded]
         ) + b"\r\n\r\n"
-        if audit is None or started is None:
-            return await self._forward(route.deployment_id, head, body)
-        try:
-            result = await self._forward(route.deployment_id, head, body)
-        except AiplaneError as exc:
-            result = _error(exc)
-        return await audit.record(principal, route, scope, body, result, started)
+        return await self._forward(route.deployment_id, head, body)
 
-    async def _forward(self, deployment_id: int, head: bytes, body: bytes) -> tuple[int, list[Any], bytes]:
-        attempts = max(1, min(2, self.routing.ready_count(deployment_id)))
-        for attempt in range(attempts):
-            pool = self.routing.pick(deployment_id)
+    async def _forward(self, deployment_id: int, head: bytes, body: bytes) -> Answer:
+        """The answer of one ready replica; when it fails before answering (it died, say), the same
+        request once more on another (inference is idempotent), so a crash costs no request."""
+        pool = self.routing.pick(deployment_id)
+        try:
             try:
                 return await pool.request(head, body, self.timeout_s)
             except Unavailable:
-                if attempt + 1 == attempts:
-                    raise
-            except asyncio.TimeoutError:
-                return 504, [_JSON], orjson.dumps({"error": f"the model did not answer within {self.timeout_s:g} s."})
-        raise Unavailable("no replica answered; retry shortly.")  # pragma: no cover - loop always returns
+                other = self.routing.pick(deployment_id, avoid=pool)
+                if other is pool:
+                    raise Unavailable("the deployment's only ready replica failed before answering; it is being "
+                                      "restarted, retry shortly.") from None
+                return await other.request(head, body, self.timeout_s)
+        except TimeoutError:
+            return 504, [_JSON], orjson.dumps({"error": f"the model did not answer within {self.timeout_s:g} s."})
 
 
 def _client(scope: Scope) -> str | None:

@@ -13,6 +13,8 @@ import itertools
 from aiplane.domain.errors import Unavailable
 
 Header = tuple[bytes, bytes]
+Answer = tuple[int, list[Header], bytes]
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 _PASS_BACK = (b"content-type", b"inference-header-content-length", b"x-request-id", b"x-aiplane-decision",
               b"retry-after")
 
@@ -22,39 +24,34 @@ class ReplicaPool:
 
     def __init__(self, socket_path: str, size: int) -> None:
         self.socket_path = socket_path
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._idle: list[Conn] = []
         self._slots = asyncio.Semaphore(size)
         self.closed = False
 
-    async def request(self, head: bytes, body: bytes, timeout: float) -> tuple[int, list[Header], bytes]:
+    async def request(self, head: bytes, body: bytes, timeout: float) -> Answer:
+        """The replica's answer; Unavailable when it cannot give one (gone, crashed mid-request),
+        TimeoutError when it is slower than `timeout` (it is there, so no retry)."""
         async with self._slots:
-            reused = bool(self._idle)
-            conn = self._idle.pop() if reused else await self._connect()
+            if self._idle:
+                conn = self._idle.pop()
+                try:
+                    return self._keep(conn, await _timed(conn, head, body, timeout))
+                except _Broken:
+                    pass  # an idle connection the replica had closed, or a replica gone: once more, fresh
+            conn = await self._connect()
             try:
-                # asyncio.timeout, not wait_for: no extra task per request on the hot path.
-                async with asyncio.timeout(timeout):
-                    result = await _exchange(conn, head, body)
-            except TimeoutError:  # a subclass of OSError: the replica is slow, not gone (504, no retry)
-                conn[1].close()
-                raise
-            except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
-                conn[1].close()
-                if not reused:
-                    raise Unavailable("the model replica closed the connection; retry shortly.") from exc
-                # An idle connection the replica had closed: try once more on a fresh one.
-                conn = await self._connect()
-                async with asyncio.timeout(timeout):
-                    result = await _exchange(conn, head, body)
-            except BaseException:
-                conn[1].close()
-                raise
-            if self.closed:
-                conn[1].close()
-            else:
-                self._idle.append(conn)
-            return result
+                return self._keep(conn, await _timed(conn, head, body, timeout))
+            except _Broken as exc:
+                raise Unavailable("the model replica closed the connection before answering; retry shortly.") from exc
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    def _keep(self, conn: Conn, result: Answer) -> Answer:
+        if self.closed:
+            conn[1].close()
+        else:
+            self._idle.append(conn)
+        return result
+
+    async def _connect(self) -> Conn:
         try:
             return await asyncio.open_unix_connection(self.socket_path, limit=1 << 20)
         except OSError as exc:
@@ -67,8 +64,27 @@ class ReplicaPool:
         self._idle.clear()
 
 
-async def _exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], head: bytes,
-                    body: bytes) -> tuple[int, list[Header], bytes]:
+class _Broken(Exception):
+    """The connection failed before a whole answer came back."""
+
+
+async def _timed(conn: Conn, head: bytes, body: bytes, timeout: float) -> Answer:
+    try:
+        # asyncio.timeout, not wait_for: no extra task per request on the hot path.
+        async with asyncio.timeout(timeout):
+            return await _exchange(conn, head, body)
+    except TimeoutError:  # a subclass of OSError, so first: the replica is slow, not gone (504, no retry)
+        conn[1].close()
+        raise
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+        conn[1].close()  # reset, refused, cut mid-answer or a garbled head: the replica is in trouble
+        raise _Broken from exc
+    except BaseException:
+        conn[1].close()
+        raise
+
+
+async def _exchange(conn: Conn, head: bytes, body: bytes) -> Answer:
     reader, writer = conn
     writer.write(head + body if len(body) < 65536 else head)
     if len(body) >= 65536:
@@ -116,11 +132,15 @@ class RoutingTable:
         for deployment_id, paths in sockets.items():
             self.set_replicas(deployment_id, paths)
 
-    def pick(self, deployment_id: int) -> ReplicaPool:
+    def pick(self, deployment_id: int, avoid: ReplicaPool | None = None) -> ReplicaPool:
+        """The next ready replica in turn; never `avoid` (the one that just failed) while another is ready."""
         turn = self._turns.get(deployment_id)
         if turn is None:
             raise Unavailable("no replica of this deployment is ready yet; retry shortly.", retry_after=1.0)
-        return next(turn)
+        pool = next(turn)
+        if pool is avoid:  # two calls with no await between them: with two or more replicas, another one
+            pool = next(turn)
+        return pool
 
     def ready_count(self, deployment_id: int) -> int:
         return len(self._pools.get(deployment_id, ()))

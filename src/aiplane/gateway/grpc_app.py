@@ -45,6 +45,7 @@ _READY: bytes = _pb.ServerReadyResponse(ready=True).SerializeToString()
 _NOT_READY: bytes = _pb.ServerReadyResponse(ready=False).SerializeToString()
 _SERVER: bytes = _pb.ServerMetadataResponse(name="aiplane", version=__version__,
                                      extensions=["binary_tensor_data", "model_repository"]).SerializeToString()
+_NONE: tuple[tuple[str, Any], ...] = ()
 Forwarded = tuple[grpc.StatusCode, bytes, str, tuple[tuple[str, Any], ...]]
 
 
@@ -97,7 +98,8 @@ class GrpcGateway:
 
     async def forward(self, method: str, request: bytes, context: Context) -> bytes:
         try:
-            _, route, _ = self._admit(method, request, context)
+            principal, route, _ = self._admit(method, request, context)
+            self._limit(principal, route)
         except AiplaneError as exc:
             return await _abort(context, exc)
         code, answer, details, _ = await self._forward(route.deployment_id, method, request)
@@ -118,9 +120,19 @@ class GrpcGateway:
         principal, route, request_id = self._admit(method, request, context)
         audit = self.audit
         if audit is None:
+            self._limit(principal, route)
             return (await self._forward(route.deployment_id, method, request))[:3]
+        # From here every answer to the prediction has its event, a refusal as much as an answer.
         started = audit.started()
-        code, answer, details, trailing = await self._forward(route.deployment_id, method, request)
+        told: tuple[tuple[str, str], ...] = ()
+        try:
+            self._limit(principal, route)
+        except AiplaneError as exc:
+            code, answer, details, trailing = CODES.get(type(exc), Code.INTERNAL), b"", exc.message, _NONE
+            if isinstance(exc, RateLimited):
+                told = (("retry-after", str(ratelimit.retry_after_header(exc.retry_after))),)
+        else:
+            code, answer, details, trailing = await self._forward(route.deployment_id, method, request)
         if request_id is None and code is Code.OK:
             request_id = _answer_id(answer)
         decision = next((str(v) for k, v in trailing if k == "x-aiplane-decision"), None)
@@ -128,8 +140,12 @@ class GrpcGateway:
                                                  AUDIT_STATUS.get(code, 500),
                                                  answer if code is Code.OK else details.encode(), request_id,
                                                  decision, started)
-        context.set_trailing_metadata((("x-aiplane-audit-id", audit_id),))
+        context.set_trailing_metadata((*told, ("x-aiplane-audit-id", audit_id)))
         return code, answer, details
+
+    def _limit(self, principal: Principal, route: Route) -> None:
+        self.limits.check(principal.key_id, principal.rate_limit, route.tenant, route.name, route.deployment_id,
+                          route.rate_limit)
 
     def _caller(self, method: str, context: Context) -> tuple[Principal, str]:
         authorization = named = None
@@ -151,28 +167,37 @@ class GrpcGateway:
         if not name:
             raise InvalidInput(f"the {method} request names no model; set its model name.")
         route = access.find_route(self.cache, tenant, name, fields.get(_VERSION) or None)
-        self.limits.check(principal.key_id, principal.rate_limit, tenant, route.name, route.deployment_id,
-                          route.rate_limit)
         return principal, route, fields.get(_ID) or None
 
     async def _forward(self, deployment_id: int, method: str, request: bytes) -> Forwarded:
-        attempts = max(1, min(2, self.routing.ready_count(deployment_id)))
-        for attempt in range(attempts):
+        """The answer of one ready replica; when the call could not reach it or it died mid-call,
+        the same call once more on another (inference is idempotent), as on HTTP."""
+        failed = None
+        for _ in range(2):
             try:
-                replica = self.routing.pick(deployment_id)
+                replica = self.routing.pick(deployment_id, avoid=failed)
             except Unavailable as exc:
                 return Code.UNAVAILABLE, b"", exc.message, ()
+            if replica is failed:
+                return (Code.UNAVAILABLE, b"", "the deployment's only ready replica failed before answering; it is "
+                        "being restarted, retry shortly.", ())
             call = self.channels.method(replica.socket_path, method)(request, timeout=self.timeout_s)
             try:
                 answer: bytes = await call
             except grpc.aio.AioRpcError as exc:
-                if exc.code() is Code.UNAVAILABLE and attempt + 1 < attempts:
-                    continue  # that replica is gone or full: the next one
+                if _replica_lost(exc):
+                    failed = replica
+                    continue
                 if exc.code() is Code.DEADLINE_EXCEEDED:
                     return exc.code(), b"", f"the model did not answer within {self.timeout_s:g} s.", ()
                 return exc.code(), b"", exc.details() or "the model replica failed.", tuple(exc.trailing_metadata() or ())
             return Code.OK, answer, "", tuple(await call.trailing_metadata() or ())
-        raise AssertionError("unreachable: the last attempt always returns")  # pragma: no cover
+        return Code.UNAVAILABLE, b"", "no ready replica answered; retry shortly.", ()
+
+
+def _replica_lost(exc: grpc.aio.AioRpcError) -> bool:
+    """The call failed in transport (refused, reset, the stream cut), not with the replica's own answer."""
+    return exc.code() is Code.UNAVAILABLE
 
 
 def _named(method: str, call: Handler) -> Callable[[bytes, Context], Awaitable[bytes]]:

@@ -104,12 +104,22 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class RolloutSettings:
+    drain_s: float = _setting(1.0, "AIPLANE_ROLLOUT_DRAIN_S",
+                              "How long a replica stays up after it leaves routing (promote, rollback, "
+                              "scale-down, replacement) before it is told to stop: gateway workers learn of "
+                              "the change by polling the store every AIPLANE_STATE_POLL_S, so this covers "
+                              "two polls; requests it still holds then finish before it exits.")
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     control: ControlSettings = field(default_factory=ControlSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
 
     @property
     def database_url(self) -> str:

@@ -120,6 +120,14 @@ PROBES: dict[tuple[str, str], Prober] = {
         "PATCH", f"/api/v1/tenants/{t}/deployments/dep-{t}", 200, {"json": {"target_concurrency": 8}}),
     ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/scale"): lambda w, t, ok: Probe(
         "POST", f"/api/v1/tenants/{t}/deployments/dep-{t}/scale", 200, {"json": {"replicas": 1}}),
+    # Rollouts: the authorized answer is a refusal that changes nothing (a percent out of range,
+    # nothing to promote or roll back), so the matrix can run them for every key.
+    ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/canary"): lambda w, t, ok: Probe(
+        "POST", f"/api/v1/tenants/{t}/deployments/dep-{t}/canary", 400, {"json": {"model": "m:1", "percent": 101}}),
+    ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/promote"): lambda w, t, ok: Probe(
+        "POST", f"/api/v1/tenants/{t}/deployments/dep-{t}/promote", 409, {}),
+    ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/rollback"): lambda w, t, ok: Probe(
+        "POST", f"/api/v1/tenants/{t}/deployments/dep-{t}/rollback", 409, {}),
     ("POST", "/api/v1/plan"): lambda w, t, ok: Probe("POST", "/api/v1/plan", 200, {"json": PORTFOLIO}),
     ("GET", "/api/v1/audit"): lambda w, t, ok: Probe("GET", "/api/v1/audit", 200, {"params": {"tenant": t}}),
     ("GET", "/api/v1/audit/export"): lambda w, t, ok: Probe("GET", "/api/v1/audit/export", 200,

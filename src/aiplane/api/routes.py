@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from aiplane.api import guarding, views
-from aiplane.api.schemas import (DeploymentCreate, DeploymentScale, DeploymentUpdate, KeyCreate, QuotaFields,
-                                 TenantCreate)
+from aiplane.api.schemas import (DeploymentCanary, DeploymentCreate, DeploymentScale, DeploymentUpdate, KeyCreate,
+                                 QuotaFields, TenantCreate)
 from aiplane.api.services import Services
+from aiplane.domain import rollout
 from aiplane.domain.errors import InvalidInput
 from aiplane.domain.policy import Principal
 
@@ -49,6 +50,7 @@ def build_router(svc: Services) -> APIRouter:
         await run_in_threadpool(svc.tenants.delete, p, tenant)  # desired state first, then the replicas
         for deployment_id in deployment_ids:
             await svc.supervisor.remove(deployment_id)
+            await svc.supervisor.remove(rollout.canary_id(deployment_id))
 
     # Keys
     @router.post("/keys", status_code=201, tags=["keys"])
@@ -119,6 +121,20 @@ def build_router(svc: Services) -> APIRouter:
     async def scale_deployment(tenant: str, name: str, body: DeploymentScale,
                                p: Principal = Depends(who)) -> dict[str, Any]:
         return views.deployment(await svc.deployments.scale(p, tenant, name, body.replicas))
+
+    @router.post("/tenants/{tenant}/deployments/{name}/canary", tags=["deployments"])
+    async def start_canary(tenant: str, name: str, body: DeploymentCanary,
+                           p: Principal = Depends(who)) -> dict[str, Any]:
+        status = await svc.rollouts.canary(p, tenant, name, body.model, body.percent, body.auto_rollback)
+        return views.deployment(status)
+
+    @router.post("/tenants/{tenant}/deployments/{name}/promote", tags=["deployments"])
+    async def promote_canary(tenant: str, name: str, p: Principal = Depends(who)) -> dict[str, Any]:
+        return views.deployment(await svc.rollouts.promote(p, tenant, name))
+
+    @router.post("/tenants/{tenant}/deployments/{name}/rollback", tags=["deployments"])
+    async def rollback_canary(tenant: str, name: str, p: Principal = Depends(who)) -> dict[str, Any]:
+        return views.deployment(await svc.rollouts.rollback(p, tenant, name))
 
     @router.delete("/tenants/{tenant}/deployments/{name}", status_code=204, tags=["deployments"])
     async def delete_deployment(tenant: str, name: str, p: Principal = Depends(who)) -> None:

@@ -58,6 +58,12 @@ class DeploymentUpdate(_Body):
         return self.model_dump(exclude_none=True)
 
 
+class DeploymentCanary(_Body):
+    model: str
+    percent: int
+    auto_rollback: bool = False
+
+
 class DeploymentCreate(_Body):
     name: str
     model: str

@@ -14,6 +14,7 @@ from aiplane.control.gateway_workers import GatewayWorkers
 from aiplane.control.keys import KeyService
 from aiplane.control.models import ModelService
 from aiplane.control.publishing import EndpointPublisher
+from aiplane.control.rollouts import RolloutService
 from aiplane.control.supervisor import Supervisor
 from aiplane.control.tenants import TenantService
 from aiplane.crypto import keyfiles
@@ -44,6 +45,7 @@ class Services:
     keys: KeyService
     models: ModelService
     deployments: DeploymentService
+    rollouts: RolloutService
     clock: Clock
     audit: AuditService
     audit_writer: AuditWriter
@@ -81,7 +83,8 @@ def build(settings: Settings) -> Services:
             publisher.changed(deployment_id, sockets)
 
     supervisor = Supervisor(data_dir, blobs.path, settings.control.replica_ready_timeout_s,
-                            settings.gateway.max_body_bytes, replicas_changed, grpc=channels is not None)
+                            settings.gateway.max_body_bytes, replicas_changed, grpc=channels is not None,
+                            drain_s=settings.rollout.drain_s)
     audit_socket = audit_socket_in(supervisor.socket_dir)
     audit = _audit(settings, db, clock)
     writer = audit_writer(settings, audit_socket)
@@ -96,13 +99,16 @@ def build(settings: Settings) -> Services:
     workers = None
     if count > 1:
         workers = GatewayWorkers(count - 1, str(supervisor.socket_dir / "control.sock"), _worker_env(settings))
+    ready_timeout_s = settings.control.replica_ready_timeout_s
+    deployments = DeploymentService(db, clock, supervisor, cache.reload, ready_timeout_s)
     return Services(
         settings=settings, db=db, blobs=blobs, cache=cache, routing=routing, supervisor=supervisor,
         gateway=gateway,
         tenants=TenantService(db, clock, cache.reload),
         keys=KeyService(db, clock, cache.reload),
         models=ModelService(db, blobs, clock),
-        deployments=DeploymentService(db, clock, supervisor, cache.reload, settings.control.replica_ready_timeout_s),
+        deployments=deployments,
+        rollouts=RolloutService(db, supervisor, deployments, cache.reload, cache.prepare_reload, ready_timeout_s),
         clock=clock, audit=audit, audit_writer=writer, audit_process=_writer_process(settings, audit_socket),
         grpc_gateway=grpc_gateway, workers=workers,
         publisher=publisher,

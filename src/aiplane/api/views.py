@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from aiplane.control.deployments import DeploymentStatus
+from aiplane.control.supervisor import ReplicaStatus
 from aiplane.control.tenants import QuotaReport
 from aiplane.domain import quantities
 from aiplane.domain.keys import KeyRecord
@@ -65,6 +66,21 @@ def model_version(v: ModelVersion) -> dict[str, Any]:
     }
 
 
+def _replica(r: ReplicaStatus) -> dict[str, Any]:
+    return {"index": r.index, "state": r.state, "pid": r.pid, "restarts": r.restarts,
+            "model_version": r.model_version}
+
+
+def _canary(s: DeploymentStatus) -> dict[str, Any] | None:
+    c = s.deployment.canary
+    if c is None:
+        return None
+    return {"model": c.model, "model_version": c.model_version, "digest": f"sha256:{c.artifact_digest}",
+            "percent": c.percent, "auto_rollback": c.auto_rollback,
+            "replicas": {"desired": c.replicas, "ready": s.canary_ready},
+            "replica_status": [_replica(r) for r in s.canary_replicas]}
+
+
 def deployment(s: DeploymentStatus) -> dict[str, Any]:
     d, spec = s.deployment, s.deployment.spec
     return {
@@ -76,8 +92,9 @@ def deployment(s: DeploymentStatus) -> dict[str, Any]:
         "batching": {"max_batch_size": spec.max_batch_size, "max_batch_delay_ms": spec.max_batch_delay_ms},
         "payload_logging": spec.payload_logging,
         "phase": s.phase,
-        "replica_status": [{"index": r.index, "state": r.state, "pid": r.pid, "restarts": r.restarts}
-                           for r in s.replicas],
+        "replica_status": [_replica(r) for r in s.replicas],
+        "canary": _canary(s),
+        "rollout_note": d.rollout_note,
         "infer_path": f"/v2/models/{d.name}/infer",
         "created_by": d.created_by, "created_at": _time(d.created_at),
     }

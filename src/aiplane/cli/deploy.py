@@ -14,6 +14,8 @@ OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
 COLUMNS = [("tenant", "TENANT"), ("name", "DEPLOYMENT"), ("model", "MODEL"), ("model_version", "VERSION"),
            ("phase", "PHASE"), ("replicas.ready", "READY"), ("replicas.desired", "DESIRED"),
            ("resources", "PER REPLICA"), ("infer_path", "INFER PATH")]
+CANARY_COLUMNS = [("canary.model_version", "CANARY"), ("canary.percent", "PERCENT"),
+                  ("canary.replicas.ready", "CANARY READY")]
 
 
 @app.command("create")
@@ -97,9 +99,12 @@ def status(ref: str = typer.Argument(..., metavar="TENANT/NAME"), output: Format
     if output is Format.json:
         emit(doc, output)
         return
-    emit(doc, output, COLUMNS)
-    emit(doc["replica_status"], output, [("index", "REPLICA"), ("state", "STATE"), ("pid", "PID"),
-                                         ("restarts", "RESTARTS")])
+    emit(doc, output, COLUMNS + (CANARY_COLUMNS if doc.get("canary") else []))
+    replica_columns = [("index", "REPLICA"), ("model_version", "VERSION"), ("state", "STATE"), ("pid", "PID"),
+                       ("restarts", "RESTARTS")]
+    emit(doc["replica_status"] + ((doc.get("canary") or {}).get("replica_status") or []), output, replica_columns)
+    if doc.get("rollout_note"):
+        console.print(f"last rollout: {doc['rollout_note']}")
 
 
 @app.command("delete")
@@ -108,3 +113,38 @@ def delete(ref: str = typer.Argument(..., metavar="TENANT/NAME")) -> None:
     tenant, name = names.split_scoped(ref)
     Client().api("DELETE", f"/tenants/{tenant}/deployments/{name}")
     console.print(f"deployment {tenant}/{name} deleted")
+
+
+@app.command("canary")
+def canary(
+    ref: str = typer.Argument(..., metavar="TENANT/NAME"),
+    model: str = typer.Option(..., "--model", help="MODEL:VERSION of the canary (a model of the same tenant)."),
+    percent: int = typer.Option(..., "--percent", help="Share of requests for the canary, 0 to 100."),
+    auto_rollback: bool = typer.Option(False, "--auto-rollback",
+                                       help="Roll back on its own when the canary errs or slows down more than "
+                                            "the stable version."),
+    output: Format = OUTPUT,
+) -> None:
+    """Start a canary beside the stable version; it takes PERCENT of the traffic once ready."""
+    tenant, name = names.split_scoped(ref)
+    body = {"model": model, "percent": percent, "auto_rollback": auto_rollback}
+    with console.status(f"Starting the canary of {tenant}/{name}..."):
+        doc = Client().api("POST", f"/tenants/{tenant}/deployments/{name}/canary", json=body)
+    emit(doc, output, COLUMNS + CANARY_COLUMNS)
+
+
+@app.command("promote")
+def promote(ref: str = typer.Argument(..., metavar="TENANT/NAME"), output: Format = OUTPUT) -> None:
+    """Make the canary the stable version; the old replicas are drained, no request is dropped."""
+    tenant, name = names.split_scoped(ref)
+    with console.status(f"Promoting the canary of {tenant}/{name}..."):
+        doc = Client().api("POST", f"/tenants/{tenant}/deployments/{name}/promote")
+    emit(doc, output, COLUMNS)
+
+
+@app.command("rollback")
+def rollback(ref: str = typer.Argument(..., metavar="TENANT/NAME"), output: Format = OUTPUT) -> None:
+    """Remove the canary; the stable version takes all traffic again."""
+    tenant, name = names.split_scoped(ref)
+    doc = Client().api("POST", f"/tenants/{tenant}/deployments/{name}/rollback")
+    emit(doc, output, COLUMNS)

@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from aiplane.domain import names, quantities, registry
+from aiplane.domain import names, quantities, registry, rollout
 from aiplane.domain.clock import Clock
 from aiplane.domain.deployments import Deployment, DeploymentSpec
 from aiplane.domain.errors import InvalidInput, Unavailable
@@ -23,6 +23,11 @@ from aiplane.store.database import Database
 class DeploymentStatus:
     deployment: Deployment
     replicas: list[ReplicaStatus]
+    canary_replicas: list[ReplicaStatus] = dataclasses.field(default_factory=list)
+
+    @property
+    def canary_ready(self) -> int:
+        return sum(1 for r in self.canary_replicas if r.state == "ready")
 
     @property
     def ready_replicas(self) -> int:
@@ -176,18 +181,23 @@ class DeploymentService:
         # Desired state first (routes go at once), then the replicas converge to it.
         await asyncio.to_thread(self._delete_row, deployment.id)
         await self.supervisor.remove(deployment.id)
+        await self.supervisor.remove(rollout.canary_id(deployment.id))
 
     async def reconcile(self) -> None:
         """Make the running replicas match the store: start, scale, replace or stop what a change
         made by another process (another gateway worker, a CLI on the same store) asks for."""
-        wanted = {d.id: d for d in await asyncio.to_thread(self._all)}
-        for deployment_id in self.supervisor.deployment_ids() - wanted.keys():
-            await self.supervisor.remove(deployment_id)
-        for deployment in wanted.values():
-            if self.supervisor.count(deployment.id) != deployment.replicas:
-                await self.supervisor.resize(deployment)
-            if not self.supervisor.runs(deployment) and not self.supervisor.replacing(deployment.id):
-                await self.supervisor.replace(deployment, self.ready_timeout_s)
+        async with self.supervisor.lock:
+            await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        wanted = {u.id: u for d in await asyncio.to_thread(self._all) for u in units(d)}
+        for unit_id in self.supervisor.deployment_ids() - wanted.keys():
+            await self.supervisor.remove(unit_id)
+        for unit in wanted.values():
+            if self.supervisor.count(unit.id) != unit.replicas:
+                await self.supervisor.resize(unit)
+            if not self.supervisor.runs(unit) and not self.supervisor.replacing(unit.id):
+                await self.supervisor.replace(unit, self.ready_timeout_s)
 
     def _delete_row(self, deployment_id: int) -> None:
         with self.db.write() as conn:
@@ -213,12 +223,19 @@ class DeploymentService:
         return self._status(self._get(tenant, name))
 
     def _status(self, deployment: Deployment) -> DeploymentStatus:
-        return DeploymentStatus(deployment, self.supervisor.status(deployment.id))
+        canary = self.supervisor.status(rollout.canary_id(deployment.id)) if deployment.canary else []
+        return DeploymentStatus(deployment, self.supervisor.status(deployment.id), canary)
 
     def start_all(self) -> builtins.list[Deployment]:
         """Bring every recorded deployment back up (at start, after a restart)."""
         with self.db.read() as conn:
             deployments = deployment_rows.list_all(conn)
         for d in deployments:
-            self.supervisor.apply(d)
+            for unit in units(d):
+                self.supervisor.apply(unit)
         return deployments
+
+
+def units(deployment: Deployment) -> builtins.list[Deployment]:
+    """What the supervisor runs for a deployment: its stable replicas and its canary's, if any."""
+    return [deployment, rollout.canary_unit(deployment)] if deployment.canary else [deployment]

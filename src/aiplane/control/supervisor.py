@@ -33,15 +33,19 @@ class ReplicaStatus:
     state: str  # starting | ready | restarting | stopped
     pid: int | None
     restarts: int
+    model_version: int = 0
 
 
 class _Replica:
     def __init__(self, sup: Supervisor, dep: Deployment, index: int, slot: str = "") -> None:
         """`slot` is "" or "b": a replica and the successor that replaces it run side by side
-        for a moment, each with its own directory and socket."""
+        for a moment."""
         self.sup, self.dep, self.index, self.slot = sup, dep, index, slot
-        self.workdir = sup.replica_root / dep.tenant / f"{dep.name}-{index}{'-' + slot if slot else ''}"
-        self.socket = str(sup.socket_dir / f"d{dep.id}-r{index}{slot}.sock")
+        # Named by a serial, not the index: a promoted canary's replicas join the stable list and
+        # keep their names, so a new replica must never take a name in use.
+        serial = sup.next_serial()
+        self.workdir = sup.replica_root / dep.tenant / f"{dep.name}-{serial}"
+        self.socket = str(sup.socket_dir / f"d{abs(dep.id)}-r{serial}.sock")
         self.grpc_socket = sockets.grpc_socket(self.socket) if sup.grpc else None
         self.proc: asyncio.subprocess.Process | None = None
         self.state = "starting"
@@ -60,7 +64,7 @@ class _Replica:
 
     def status(self) -> ReplicaStatus:
         pid = self.proc.pid if self.proc and self.proc.returncode is None else None
-        return ReplicaStatus(self.index, self.state, pid, self.restarts)
+        return ReplicaStatus(self.index, self.state, pid, self.restarts, self.dep.spec.model_version)
 
     async def _run(self) -> None:
         backoff = processes.Backoff(0.5, 10.0)
@@ -165,7 +169,8 @@ async def _probe(socket: str) -> bool:
 
 class Supervisor:
     def __init__(self, data_dir: Path, artifact: Callable[[str], Path], ready_timeout_s: float,
-                 max_body_bytes: int, on_change: Callable[[int, list[str]], None], grpc: bool = False) -> None:
+                 max_body_bytes: int, on_change: Callable[[int, list[str]], None], grpc: bool = False,
+                 drain_s: float = 0.0) -> None:
         self.replica_root = data_dir.resolve() / "replicas"
         self.socket_dir = data_dir.resolve() / "run"
         if len(str(self.socket_dir)) > _MAX_SOCKET_PATH - 16:
@@ -176,9 +181,19 @@ class Supervisor:
         self.max_body_bytes = max_body_bytes
         self.on_change = on_change
         self.grpc = grpc  # replicas also serve gRPC, on a Unix socket beside their HTTP one
+        self.drain_s = drain_s  # out of routing this long before SIGTERM (gateway workers poll for it)
         self._replicas: dict[int, list[_Replica]] = {}
         self._successors: dict[int, _Replica] = {}  # a replacement being started, routed once ready
         self._replacing: dict[int, asyncio.Lock] = {}
+        self._serial = 0
+        # Held by whoever compares the store with the replicas and acts on the difference (the
+        # reconciler, a promotion between its store change and its switch), so neither acts on
+        # a state the other is halfway through changing.
+        self.lock = asyncio.Lock()
+
+    def next_serial(self) -> int:
+        self._serial += 1
+        return self._serial
 
     def announce(self, deployment_id: int) -> None:
         running = [*self._replicas.get(deployment_id, []), *filter(None, [self._successors.get(deployment_id)])]
@@ -195,10 +210,10 @@ class Supervisor:
         replicas = self._replicas.setdefault(dep.id, [])
         surplus = replicas[dep.replicas:]
         del replicas[dep.replicas:]
-        if surplus:
-            self.announce(dep.id)  # out of routing before they stop, so no request lands on them
-            await asyncio.gather(*(r.stop() for r in surplus))
         self.apply(dep)
+        if surplus:
+            self.announce(dep.id)
+            await self._drain(surplus)
 
     async def replace(self, dep: Deployment, timeout: float) -> bool:
         """Replace, one at a time, each replica not started with what `dep` asks: start its
@@ -224,7 +239,7 @@ class Supervisor:
                     continue
                 replicas[replicas.index(old)] = new
                 self.announce(dep.id)  # the old one leaves routing before it stops
-                await old.stop()
+                await self._drain([old])
         return True
 
     def replacing(self, deployment_id: int) -> bool:
@@ -235,6 +250,31 @@ class Supervisor:
         """Whether every replica of `dep` was started with what it asks of a replica now."""
         return all(r.runs(dep) for r in self._replicas.get(dep.id, []))
 
+
+    async def _drain(self, replicas: list[_Replica]) -> None:
+        """Stop replicas already taken out of routing, without dropping a request: wait `drain_s`
+        (gateway workers learn of the change by polling the store), then SIGTERM, on which a
+        replica stops accepting connections and finishes the requests it holds."""
+        if self.drain_s > 0:
+            await asyncio.sleep(self.drain_s)
+        await asyncio.gather(*(r.stop() for r in replicas))
+
+    def adopt(self, stable: Deployment, canary_id: int) -> list[_Replica]:
+        """The canary's replicas (under `canary_id`) become `stable`'s, at once (no await): the
+        old stable replicas leave routing in the same step. Returns those, for `retire`."""
+        old = self._replicas.pop(stable.id, [])
+        adopted = self._replicas.pop(canary_id, [])
+        for r in adopted:
+            r.dep = stable
+        self._replicas[stable.id] = adopted
+        self.on_change(canary_id, [])
+        self.announce(stable.id)
+        return old
+
+    async def retire(self, old: list[_Replica], stable: Deployment) -> None:
+        """Drain replicas that `adopt` took out of routing, then match `stable`'s count."""
+        await self._drain(old)
+        await self.resize(stable)
     async def wait_ready(self, deployment_id: int, timeout: float) -> bool:
         waits = [r.ready.wait() for r in self._replicas.get(deployment_id, [])]
         try:
@@ -243,14 +283,16 @@ class Supervisor:
         except asyncio.TimeoutError:
             return False
 
-    async def remove(self, deployment_id: int) -> None:
-        replicas = [*self._replicas.get(deployment_id, []), *filter(None, [self._successors.get(deployment_id)])]
-        await asyncio.gather(*(r.stop() for r in replicas))
-        self._replicas.pop(deployment_id, None)
+    async def remove(self, deployment_id: int, drain: bool = True) -> None:
+        replicas = [*self._replicas.pop(deployment_id, []), *filter(None, [self._successors.get(deployment_id)])]
         self.on_change(deployment_id, [])
+        if drain:
+            await self._drain(replicas)
+        else:
+            await asyncio.gather(*(r.stop() for r in replicas))
 
     async def stop_all(self) -> None:
-        await asyncio.gather(*(self.remove(d) for d in list(self._replicas)))
+        await asyncio.gather(*(self.remove(d, drain=False) for d in list(self._replicas)))
 
     def deployment_ids(self) -> set[int]:
         return set(self._replicas)

@@ -66,6 +66,18 @@ class DeploymentSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Canary:
+    """A second model version served beside the stable one, taking `percent` of the traffic."""
+
+    model: str
+    model_version: int
+    artifact_digest: str
+    percent: int
+    auto_rollback: bool
+    replicas: int  # admitted replica count of the canary (capacity reserved against the quota)
+
+
+@dataclass(frozen=True, slots=True)
 class Deployment:
     id: int
     tenant: str
@@ -75,3 +87,12 @@ class Deployment:
     created_at: datetime
     created_by: str | None
     replicas: int  # admitted replica count (capacity reserved against the quota)
+    canary: Canary | None = None
+    rollout_note: str | None = None  # why the last canary ended (a rollback's reason), for status
+
+    def reserved(self) -> Resources:
+        """What the deployment holds against its tenant's quota: stable and canary replicas."""
+        total = self.spec.per_replica().times(self.replicas)
+        if self.canary is not None:
+            total = total.plus(self.spec.per_replica().times(self.canary.replicas))
+        return total

@@ -158,6 +158,9 @@ ROUTES: dict[tuple[str, str], RoutePolicy] = {
     ("DELETE", "/api/v1/tenants/{tenant}/deployments/{name}"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
     ("PATCH", "/api/v1/tenants/{tenant}/deployments/{name}"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
     ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/scale"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
+    ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/canary"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
+    ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/promote"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
+    ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/rollback"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
     ("POST", "/api/v1/plan"): _p(Action.PLAN, Scope.PLATFORM),
     # The audit trail: a tenant-bound key reads only its tenant's events (the service narrows
     # OWN routes to them); erasure, retention and pruning change what is kept.

@@ -48,6 +48,7 @@ class Gateway:
         self.routing = routing
         self.max_body_bytes = max_body_bytes
         self.timeout_s = timeout_s
+        self._turn = 0  # spreads requests without a request id between a canary and its stable version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
@@ -67,6 +68,7 @@ class Gateway:
     async def _handle(self, scope: Scope, receive: Receive, path: str) -> tuple[int, list[Any], bytes]:
         authorization = None
         named_tenant = None
+        request_id = None
         forwarded = []
         length = 0
         for name, value in scope["headers"]:
@@ -76,6 +78,8 @@ class Gateway:
                 named_tenant = value.decode("latin-1")
             elif name in _FORWARDED:
                 forwarded.append(name + b": " + value)
+            elif name == b"x-request-id":
+                request_id = value
             elif name == b"content-length":
                 length = int(value) if value.isdigit() else 0
         matched = policy.match_data_plane(scope["method"], path)
@@ -89,22 +93,27 @@ class Gateway:
             return 200, [_JSON], _SERVER
         if template == "/v2/repository/index":
             return 200, [_JSON], repository.index(self.cache, self.routing, tenant, await _wants_ready(receive))
-        route = access.find_route(self.cache, tenant, params["name"], params.get("version"))
+        route = target = access.find_route(self.cache, tenant, params["name"], params.get("version"))
+        if route.canary is not None:
+            self._turn += 1
+            target = access.choose(route, params.get("version"), request_id, self._turn, self.routing)
         audit = self.audit if scope["method"] == "POST" and path.endswith("/infer") else None
         if audit is None:
-            return await self._pass_on(principal, route, scope, receive, forwarded, length)
+            return await self._pass_on(principal, route, target, scope, receive, forwarded, length)
         # From here every answer to the prediction has its event: refusals (rate, size) and
         # failures (no replica, a timeout) as much as the replica's own answers.
         started = audit.started()
         body: list[bytes] = []
         try:
-            result = await self._pass_on(principal, route, scope, receive, forwarded, length, body)
+            result = await self._pass_on(principal, route, target, scope, receive, forwarded, length, body)
         except AiplaneError as exc:
             result = _error(exc)
-        return await audit.record(principal, route, scope, body[0] if body else b"", result, started)
+        return await audit.record(principal, target, scope, body[0] if body else b"", result, started)
 
-    async def _pass_on(self, principal: Principal, route: Route, scope: Scope, receive: Receive,
+    async def _pass_on(self, principal: Principal, route: Route, target: Route, scope: Scope, receive: Receive,
                        forwarded: list[bytes], length: int, read: list[bytes] | None = None) -> Answer:
+        """Limits by the deployment (`route`), forwarding to the version chosen (`target`: the
+        stable route or its canary), whose version every answer names."""
         self.limits.check(principal.key_id, principal.rate_limit, route.tenant, route.name, route.deployment_id,
                           route.rate_limit)
         if length > self.max_body_bytes:
@@ -112,12 +121,14 @@ class Gateway:
         body = await _read_body(receive, self.max_body_bytes)
         if read is not None:
             read.append(body)
-        target = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
+        path = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
         head = b"\r\n".join(
-            [scope["method"].encode() + b" " + target + b" HTTP/1.1", b"host: replica",
+            [scope["method"].encode() + b" " + path + b" HTTP/1.1", b"host: replica",
              b"content-length: " + str(len(body)).encode(), *forwarded]
         ) + b"\r\n\r\n"
-        return await self._forward(route.deployment_id, head, body)
+        status, headers, answer = await self._forward(target.deployment_id, head, body)
+        headers.append(target.version_header)
+        return status, headers, answer
 
     async def _forward(self, deployment_id: int, head: bytes, body: bytes) -> Answer:
         """The answer of one ready replica; when it fails before answering (it died, say), the same

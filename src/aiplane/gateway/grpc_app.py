@@ -54,6 +54,7 @@ class GrpcGateway:
                  timeout_s: float, max_body_bytes: int, audit: PredictionAuditor | None = None) -> None:
         self.cache, self.routing, self.channels, self.limits = cache, routing, channels, limits
         self.timeout_s, self.max_body_bytes, self.audit = timeout_s, max_body_bytes, audit
+        self._turn = 0  # spreads requests without an id between a canary and its stable version
         self.rules: dict[str, RoutePolicy] = {m: policy.route_policy(*r) for m, r in policy.GRPC_METHODS.items()}
         self._server: grpc.aio.Server | None = None
 
@@ -98,11 +99,11 @@ class GrpcGateway:
 
     async def forward(self, method: str, request: bytes, context: Context) -> bytes:
         try:
-            principal, route, _ = self._admit(method, request, context)
+            principal, route, target, _ = self._admit(method, request, context)
             self._limit(principal, route)
         except AiplaneError as exc:
             return await _abort(context, exc)
-        code, answer, details, _ = await self._forward(route.deployment_id, method, request)
+        code, answer, details, _ = await self._forward(target.deployment_id, method, request)
         if code is not Code.OK:
             await context.abort(code, details)
         return answer
@@ -117,11 +118,11 @@ class GrpcGateway:
         return answer
 
     async def _infer(self, method: str, request: bytes, context: Context) -> tuple[grpc.StatusCode, bytes, str]:
-        principal, route, request_id = self._admit(method, request, context)
+        principal, route, target, request_id = self._admit(method, request, context)
         audit = self.audit
         if audit is None:
             self._limit(principal, route)
-            return (await self._forward(route.deployment_id, method, request))[:3]
+            return (await self._forward(target.deployment_id, method, request))[:3]
         # From here every answer to the prediction has its event, a refusal as much as an answer.
         started = audit.started()
         told: tuple[tuple[str, str], ...] = ()
@@ -132,15 +133,16 @@ class GrpcGateway:
             if isinstance(exc, RateLimited):
                 told = (("retry-after", str(ratelimit.retry_after_header(exc.retry_after))),)
         else:
-            code, answer, details, trailing = await self._forward(route.deployment_id, method, request)
+            code, answer, details, trailing = await self._forward(target.deployment_id, method, request)
         if request_id is None and code is Code.OK:
             request_id = _answer_id(answer)
         decision = next((str(v) for k, v in trailing if k == "x-aiplane-decision"), None)
-        audit_id = await audit.record_prediction(principal, route, _client(context), request,
+        audit_id = await audit.record_prediction(principal, target, _client(context), request,
                                                  AUDIT_STATUS.get(code, 500),
                                                  answer if code is Code.OK else details.encode(), request_id,
                                                  decision, started)
-        context.set_trailing_metadata((*told, ("x-aiplane-audit-id", audit_id)))
+        context.set_trailing_metadata((*told, ("x-aiplane-audit-id", audit_id),
+                                       ("x-aiplane-model-version", target.model_version)))
         return code, answer, details
 
     def _limit(self, principal: Principal, route: Route) -> None:
@@ -160,14 +162,21 @@ class GrpcGateway:
         access.check_role(principal, self.rules[method])
         return principal, access.tenant_of(principal, named, "the x-aiplane-tenant metadata")
 
-    def _admit(self, method: str, request: bytes, context: Context) -> tuple[Principal, Route, str | None]:
+    def _admit(self, method: str, request: bytes, context: Context) -> tuple[Principal, Route, Route, str | None]:
+        """The caller, the deployment's route (for limits), the version chosen (the stable route
+        or its canary) and the request id."""
         principal, tenant = self._caller(method, context)
         fields = wire.strings(request, _REQUEST_FIELDS, method + "Request")
         name = fields.get(_NAME)
         if not name:
             raise InvalidInput(f"the {method} request names no model; set its model name.")
-        route = access.find_route(self.cache, tenant, name, fields.get(_VERSION) or None)
-        return principal, route, fields.get(_ID) or None
+        route = target = access.find_route(self.cache, tenant, name, fields.get(_VERSION) or None)
+        request_id = fields.get(_ID) or None
+        if route.canary is not None:
+            self._turn += 1
+            target = access.choose(route, fields.get(_VERSION) or None, request_id.encode() if request_id else None,
+                                   self._turn, self.routing)
+        return principal, route, target, request_id
 
     async def _forward(self, deployment_id: int, method: str, request: bytes) -> Forwarded:
         """The answer of one ready replica; when the call could not reach it or it died mid-call,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
-from aiplane.domain import keys
+from aiplane.domain import keys, rollout
+from aiplane.domain.deployments import Deployment
 from aiplane.domain.clock import Clock
 from aiplane.domain.errors import Unauthorized
 from aiplane.domain.keys import KeyRecord
@@ -26,6 +28,10 @@ _DUMMY_HASH = keys.digest("aip_000000000000_" + "0" * 48)
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    """Where a deployment's requests go. A canary is a second Route (under the canary's id) that
+    takes `canary_percent` of the requests; answers carry `version_header` of the one that
+    answered, and its audit event names its version and digest."""
+
     deployment_id: int
     tenant: str
     name: str
@@ -34,6 +40,20 @@ class Route:
     model: str = ""
     artifact_digest: str = ""
     payload_logging: bool = False
+    canary: Route | None = None
+    canary_percent: int = 0
+    version_header: tuple[bytes, bytes] = (b"x-aiplane-model-version", b"")
+
+
+def _route(d: Deployment, rate_limit: float | None) -> Route:
+    def one(deployment_id: int, model: str, version: int, digest: str, canary: Route | None) -> Route:
+        return Route(deployment_id, d.tenant, d.name, str(version), rate_limit, model, "sha256:" + digest,
+                     d.spec.payload_logging, canary, d.canary.percent if d.canary else 0,
+                     (b"x-aiplane-model-version", str(version).encode()))
+
+    c = d.canary
+    canary = one(rollout.canary_id(d.id), c.model, c.model_version, c.artifact_digest, None) if c else None
+    return one(d.id, d.spec.model, d.spec.model_version, d.artifact_digest, canary)
 
 
 class StateCache:
@@ -47,18 +67,24 @@ class StateCache:
         self._last_used: dict[str, datetime] = {}
 
     def reload(self) -> None:
+        self.prepare_reload()()
+
+    def prepare_reload(self) -> Callable[[], None]:
+        """Read the store now (off the event loop) and return what installs it: a caller that must
+        switch routes at the same moment as something else (a canary's promotion) calls it on
+        the loop, with no await in between."""
         generation = self.db.generation()
         with self.db.read() as conn:
             records = key_rows.list_all(conn)
             deployments = deployment_rows.list_all(conn)
             rates = {t.name: t.quota.rate_limit for t in tenant_rows.list_all(conn)}
-        self._keys = {k.key_id: k for k in records}
-        self._routes = {
-            (d.tenant, d.name): Route(d.id, d.tenant, d.name, str(d.spec.model_version), rates.get(d.tenant),
-                                      d.spec.model, "sha256:" + d.artifact_digest, d.spec.payload_logging)
-            for d in deployments
-        }
-        self.generation = generation
+        found = {k.key_id: k for k in records}
+        routes = {(d.tenant, d.name): _route(d, rates.get(d.tenant)) for d in deployments}
+
+        def install() -> None:
+            self._keys, self._routes, self.generation = found, routes, generation
+
+        return install
 
     def reload_if_changed(self) -> bool:
         if self.db.generation() != self.generation:

@@ -7,17 +7,22 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from aiplane.domain import admission
-from aiplane.domain.deployments import Deployment, DeploymentSpec
+from aiplane.domain.deployments import Canary, Deployment, DeploymentSpec
 from aiplane.domain.errors import Conflict, NotFound
 from aiplane.store import tenants as tenant_rows
 from aiplane.store.database import Database, inserted_id
 from aiplane.store.tables import deployments, model_versions, models
 
+_canary_versions = model_versions.alias("canary_versions")
+_canary_models = models.alias("canary_models")
 _JOINED = sa.select(
     deployments, model_versions.c.version.label("model_version"), model_versions.c.digest,
-    models.c.name.label("model"),
+    models.c.name.label("model"), _canary_versions.c.version.label("canary_version"),
+    _canary_versions.c.digest.label("canary_digest"), _canary_models.c.name.label("canary_model"),
 ).join(model_versions, model_versions.c.id == deployments.c.model_version_id).join(
     models, models.c.id == model_versions.c.model_id
+).outerjoin(_canary_versions, _canary_versions.c.id == deployments.c.canary_model_version_id).outerjoin(
+    _canary_models, _canary_models.c.id == _canary_versions.c.model_id
 )
 
 
@@ -29,16 +34,22 @@ def to_deployment(row: sa.RowMapping) -> Deployment:
         target_concurrency=row["target_concurrency"], max_batch_size=row["max_batch_size"],
         max_batch_delay_ms=row["max_batch_delay_ms"], payload_logging=bool(row["payload_logging"]),
     )
+    canary = None
+    if row["canary_model_version_id"] is not None:
+        canary = Canary(model=row["canary_model"], model_version=row["canary_version"],
+                        artifact_digest=row["canary_digest"], percent=row["canary_percent"],
+                        auto_rollback=bool(row["canary_auto_rollback"]), replicas=row["canary_replicas"])
     return Deployment(
         id=row["id"], tenant=row["tenant"], name=row["name"], spec=spec, artifact_digest=row["digest"],
         created_at=row["created_at"], created_by=row["created_by"], replicas=row["replicas"],
+        canary=canary, rollout_note=row["rollout_note"],
     )
 
 
 def usage(conn: sa.Connection, tenant: str) -> admission.Resources:
     total = admission.Resources()
     for d in list_all(conn, tenant):
-        total = total.plus(d.spec.per_replica().times(d.replicas))
+        total = total.plus(d.reserved())
     return total
 
 
@@ -115,6 +126,45 @@ def scale(db: Database, conn: sa.Connection, tenant: str, name: str, replicas: i
         admit(db, conn, tenant, current.spec.per_replica().times(growth))
     conn.execute(deployments.update().where(deployments.c.id == current.id).values(replicas=replicas))
     return get(conn, tenant, name)
+
+
+def locked(db: Database, conn: sa.Connection, tenant: str, name: str) -> Deployment:
+    """The deployment, read after locking its tenant's row (nothing moves it under the caller)."""
+    if db.lock_tenant(conn, tenant) is None:
+        raise NotFound(f"tenant {tenant!r} does not exist; see 'aiplane tenant list'.")
+    return get(conn, tenant, name)
+
+
+def set_canary(db: Database, conn: sa.Connection, current: Deployment, model_version_id: int, percent: int,
+               auto_rollback: bool, replicas: int) -> Deployment:
+    """Admit the canary's replicas (growth beyond what it holds) and record it. `current` was read
+    with `locked` in this transaction."""
+    held = current.canary.replicas if current.canary is not None else 0
+    if replicas > held:
+        admit(db, conn, current.tenant, current.spec.per_replica().times(replicas - held))
+    conn.execute(deployments.update().where(deployments.c.id == current.id).values(
+        canary_model_version_id=model_version_id, canary_percent=percent, canary_replicas=replicas,
+        canary_auto_rollback=auto_rollback))
+    return get(conn, current.tenant, current.name)
+
+
+def canary_version_id(conn: sa.Connection, deployment_id: int) -> int:
+    value = conn.execute(sa.select(deployments.c.canary_model_version_id).where(
+        deployments.c.id == deployment_id)).scalar_one()
+    return int(value)
+
+
+def end_canary(conn: sa.Connection, current: Deployment, promote: bool, note: str | None) -> Deployment:
+    """Forget the canary (its capacity is freed); with `promote` its version becomes the stable
+    one and its replicas the stable replicas."""
+    values: dict[str, object] = dict(canary_model_version_id=None, canary_percent=0, canary_replicas=0,
+                                     canary_auto_rollback=False, rollout_note=note)
+    if promote:
+        assert current.canary is not None
+        # SET reads the row as it was, so the stable version becomes the canary's (SQLite, PostgreSQL).
+        values.update(model_version_id=deployments.c.canary_model_version_id, replicas=current.canary.replicas)
+    conn.execute(deployments.update().where(deployments.c.id == current.id).values(**values))
+    return get(conn, current.tenant, current.name)
 
 
 def get(conn: sa.Connection, tenant: str, name: str) -> Deployment:

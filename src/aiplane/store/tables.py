@@ -99,6 +99,13 @@ deployments = sa.Table(
     sa.Column("payload_logging", sa.Boolean, nullable=False),
     sa.Column("created_by", sa.String(32), nullable=True),
     sa.Column("created_at", _tz, nullable=False),
+    # The canary (migration 0003_rollouts): none while canary_model_version_id is NULL.
+    sa.Column("canary_model_version_id", sa.Integer,
+              sa.ForeignKey("model_versions.id", name="fk_deployments_canary_model_version"), nullable=True),
+    sa.Column("canary_percent", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("canary_replicas", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("canary_auto_rollback", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("rollout_note", sa.String(500), nullable=True),
     sa.UniqueConstraint("tenant", "name", name="uq_deployments_tenant_name"),
 )
 

@@ -51,7 +51,7 @@ class RolloutService:
         model, version = registry.parse_ref(model_ref)
         rollout.check_percent(percent)
         with self.db.write() as conn:
-            current = deployment_rows.locked(self.db, conn, tenant, name)
+            current = deployment_rows.get_locked(self.db, conn, tenant, name)
             version_id, found = model_rows.get_version(conn, tenant, model, version)
             rollout.check_canary(current, model, found.version)
             deployment = deployment_rows.set_canary(self.db, conn, current, version_id, percent, auto_rollback,
@@ -88,7 +88,7 @@ class RolloutService:
     def _admit_growth(self, who: Principal, tenant: str, name: str) -> Deployment:
         authorize(who, Action.DEPLOYMENT_WRITE, tenant)
         with self.db.write() as conn:
-            current = deployment_rows.locked(self.db, conn, tenant, name)
+            current = deployment_rows.get_locked(self.db, conn, tenant, name)
             canary = rollout.require_canary(current, "promote")
             version_id = deployment_rows.canary_version_id(conn, current.id)
             return deployment_rows.set_canary(self.db, conn, current, version_id, canary.percent,
@@ -105,7 +105,7 @@ class RolloutService:
 
     def _end(self, tenant: str, name: str, promote: bool, note: str | None) -> Deployment:
         with self.db.write(bump_generation=not promote) as conn:
-            current = deployment_rows.locked(self.db, conn, tenant, name)
+            current = deployment_rows.get_locked(self.db, conn, tenant, name)
             rollout.require_canary(current, "promote" if promote else "roll back")
             ended = deployment_rows.end_canary(conn, current, promote, note)
         if not promote:

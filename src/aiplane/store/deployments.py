@@ -102,8 +102,8 @@ def update(db: Database, conn: sa.Connection, current: Deployment, spec: Deploym
     """Admit what `spec` at `replicas` asks beyond what `current` holds (per resource, so a change
     that shrinks one resource and grows another is checked on the growth), then record it.
     `current` must come from `get_locked` in the same transaction."""
-    before = current.spec.per_replica().times(current.replicas)
-    admit(db, conn, current.tenant, spec.per_replica().times(replicas).minus(before))
+    canary = current.canary.replicas if current.canary is not None else 0  # runs with the same resources
+    admit(db, conn, current.tenant, spec.per_replica().times(replicas + canary).minus(current.reserved()))
     return record(conn, current, spec, replicas)
 
 
@@ -128,17 +128,10 @@ def scale(db: Database, conn: sa.Connection, tenant: str, name: str, replicas: i
     return get(conn, tenant, name)
 
 
-def locked(db: Database, conn: sa.Connection, tenant: str, name: str) -> Deployment:
-    """The deployment, read after locking its tenant's row (nothing moves it under the caller)."""
-    if db.lock_tenant(conn, tenant) is None:
-        raise NotFound(f"tenant {tenant!r} does not exist; see 'aiplane tenant list'.")
-    return get(conn, tenant, name)
-
-
 def set_canary(db: Database, conn: sa.Connection, current: Deployment, model_version_id: int, percent: int,
                auto_rollback: bool, replicas: int) -> Deployment:
     """Admit the canary's replicas (growth beyond what it holds) and record it. `current` was read
-    with `locked` in this transaction."""
+    with `get_locked` in this transaction."""
     held = current.canary.replicas if current.canary is not None else 0
     if replicas > held:
         admit(db, conn, current.tenant, current.spec.per_replica().times(replicas - held))

@@ -76,6 +76,42 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
     return TrainedModel(estimator, folder / "model.pkl", folder / "model.onnx", folder / "val.npz", x)
 
 
+@dataclass
+class MlpModel:
+    """A small MatMul-heavy network (the quantizer's subject), its data and a tree model beside it."""
+
+    onnx: Path
+    validation: Path
+    calibration: Path
+    tree: Path
+    x: np.ndarray
+
+
+@pytest.fixture(scope="session")
+def mlp_model(tmp_path_factory: pytest.TempPathFactory) -> MlpModel:
+    """MLPClassifier (two hidden layers of 64) on seeded synthetic data: 16 features, 3 classes."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    from aiplane.runtime import sklearn_convert
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1200, 16)).astype(np.float32)
+    y = np.argmax(x @ rng.normal(size=(16, 3)), axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = MLPClassifier((64, 64), max_iter=30, random_state=0).fit(x[:900], y[:900])
+    folder = tmp_path_factory.mktemp("mlp")
+    (folder / "mlp.onnx").write_bytes(sklearn_convert.convert(estimator))
+    (folder / "tree.onnx").write_bytes(sklearn_convert.convert(DecisionTreeClassifier(max_depth=3).fit(x, y)))
+    np.savez(folder / "val.npz", X=x[900:], y=y[900:])
+    np.savez(folder / "calib.npz", input=x[:200])
+    return MlpModel(folder / "mlp.onnx", folder / "val.npz", folder / "calib.npz", folder / "tree.onnx", x)
+
+
 class Platform:
     """A real `aiplane up` process in its own session, with its own data directory."""
 

@@ -75,6 +75,10 @@ class ControlSettings:
     state_poll_s: float = _setting(0.5, "AIPLANE_STATE_POLL_S",
                                    "How often cached keys, tenants and routes are checked against the "
                                    "store, so a change made elsewhere takes effect within a second.")
+    optimize_timeout_s: float = _setting(900.0, "AIPLANE_CONTROL_OPTIMIZE_TIMEOUT_S",
+                                         "Longest a `model quantize` or `model profile` job may run in its "
+                                         "child process before it is stopped. Static quantization of a "
+                                         "transformer with calibration takes minutes on two cores.")
     reconcile_s: float = _setting(2.0, "AIPLANE_RECONCILE_S",
                                   "How often running replicas are matched to the store, so a deployment "
                                   "scaled or deleted by another process (a CLI on the same store, another "

@@ -109,6 +109,11 @@ PROBES: dict[tuple[str, str], Prober] = {
     ("GET", "/api/v1/tenants/{tenant}/models/{model}/versions"): _get("/api/v1/tenants/{t}/models/m/versions"),
     ("GET", "/api/v1/tenants/{tenant}/models/{model}/versions/{version}"):
         _get("/api/v1/tenants/{t}/models/m/versions/1"),
+    # An admitted caller asking for a version that does not exist gets 404 before any work starts.
+    ("POST", "/api/v1/tenants/{tenant}/models/{model}/versions/{version}/quantize"): lambda w, t, ok: Probe(
+        "POST", f"/api/v1/tenants/{t}/models/ghost/versions/1/quantize", 404, {}),
+    ("POST", "/api/v1/tenants/{tenant}/models/{model}/versions/{version}/profile"): lambda w, t, ok: Probe(
+        "POST", f"/api/v1/tenants/{t}/models/ghost/versions/1/profile", 404, {"json": {}}),
     ("GET", "/api/v1/deployments"): _get("/api/v1/deployments"),
     ("POST", "/api/v1/tenants/{tenant}/deployments"): lambda w, t, ok: Probe(
         "POST", f"/api/v1/tenants/{t}/deployments", 409, {"json": {"name": f"dep-{t}", "model": "m:1"}}),

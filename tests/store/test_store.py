@@ -90,6 +90,24 @@ def test_model_versions_number_from_one_and_are_immutable_rows(db: Database):
     assert latest.version == 2 and first.signature == SIG and first.metrics == {"accuracy": 0.9}
 
 
+def test_a_derived_version_keeps_its_parent_validation_data_and_a_profile_that_may_be_measured_again(db: Database):
+    import dataclasses
+
+    with db.write() as conn:
+        tenants.insert(conn, _tenant())
+        models.add_version(conn, dataclasses.replace(_version(), validation_digest="a" * 64), NOW)
+        models.add_version(conn, dataclasses.replace(_version(), parent_version=1, validation_digest="a" * 64), NOW)
+        models.set_profile(conn, "clinical", "risk", 2, {"machine": "cpu", "cpu": [{"batch": 1}]})
+        models.set_profile(conn, "clinical", "risk", 2, {"machine": "other cpu", "cpu": []})
+    with db.read() as conn:
+        first, second = models.list_versions(conn, "clinical", "risk")
+    assert first.parent_version is None and first.profile is None and first.validation_digest == "a" * 64
+    assert second.parent_version == 1 and second.profile == {"machine": "other cpu", "cpu": []}
+    with pytest.raises(NotFound):
+        with db.write() as conn:
+            models.set_profile(conn, "clinical", "risk", 3, {})
+
+
 def _deploy(db: Database, name: str, cpus_milli: int = 1000) -> int:
     with db.write() as conn:
         version_id, _ = models.get_version(conn, "clinical", "risk", 1)

@@ -10,10 +10,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from aiplane.api import guarding, views
 from aiplane.api.schemas import (DeploymentCanary, DeploymentCreate, DeploymentScale, DeploymentUpdate, KeyCreate,
-                                 QuotaFields, TenantCreate)
+                                 ProfileRequest, QuotaFields, TenantCreate)
 from aiplane.api.services import Services
-from aiplane.domain import rollout
+from aiplane.domain import optimization, rollout
 from aiplane.domain.errors import InvalidInput
+from aiplane.domain.planning import advice
 from aiplane.domain.policy import Principal
 
 def build_router(svc: Services) -> APIRouter:
@@ -94,6 +95,27 @@ def build_router(svc: Services) -> APIRouter:
     def get_version(tenant: str, model: str, version: str, p: Principal = Depends(who)) -> dict[str, Any]:
         number = None if version == "latest" else _int(version)
         return views.model_version(svc.models.get(p, tenant, model, number))
+
+    @router.post("/tenants/{tenant}/models/{model}/versions/{version}/quantize", status_code=201, tags=["models"])
+    async def quantize_version(
+        tenant: str, model: str, version: str, calibration: UploadFile | None = File(None),
+        max_accuracy_drop: float = Form(optimization.DEFAULT_MAX_DROP), p: Principal = Depends(who),
+    ) -> dict[str, Any]:
+        """INT8 version of `version`, registered as the model's next version when it passes the gate."""
+        number = None if version == "latest" else _int(version)
+        data = await calibration.read() if calibration is not None else None
+        quantized = await run_in_threadpool(svc.optimizer.quantize, p, tenant, model, number, data, max_accuracy_drop)
+        return views.model_version(quantized)
+
+    @router.post("/tenants/{tenant}/models/{model}/versions/{version}/profile", tags=["models"])
+    async def profile_version(tenant: str, model: str, version: str, body: ProfileRequest | None = None,
+                              p: Principal = Depends(who)) -> dict[str, Any]:
+        """Measure latency and throughput against batch size here; store it; advise a device."""
+        number = None if version == "latest" else _int(version)
+        wanted = body or ProfileRequest()
+        demand = advice.Demand.of(wanted.requests_per_day, wanted.p99_ms)
+        done = await run_in_threadpool(svc.optimizer.profile, p, tenant, model, number, demand)
+        return {**views.model_version(done.version), "advice": views.advice(done.advice)}
 
     # Deployments
     @router.post("/tenants/{tenant}/deployments", status_code=201, tags=["deployments"])

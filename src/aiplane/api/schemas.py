@@ -79,3 +79,8 @@ class DeploymentCreate(_Body):
 
     def options(self) -> dict[str, Any]:
         return self.model_dump(exclude={"name", "model"})
+
+
+class ProfileRequest(_Body):
+    requests_per_day: float | None = None
+    p99_ms: float | None = None

@@ -13,6 +13,7 @@ from aiplane.control.deployments import DeploymentService
 from aiplane.control.gateway_workers import GatewayWorkers
 from aiplane.control.keys import KeyService
 from aiplane.control.models import ModelService
+from aiplane.control.optimizing import OptimizationService
 from aiplane.control.publishing import EndpointPublisher
 from aiplane.control.rollouts import RolloutService
 from aiplane.control.supervisor import Supervisor
@@ -44,6 +45,7 @@ class Services:
     tenants: TenantService
     keys: KeyService
     models: ModelService
+    optimizer: OptimizationService
     deployments: DeploymentService
     rollouts: RolloutService
     clock: Clock
@@ -109,6 +111,7 @@ def build(settings: Settings) -> Services:
         models=ModelService(db, blobs, clock),
         deployments=deployments,
         rollouts=RolloutService(db, supervisor, deployments, cache.reload, cache.prepare_reload, ready_timeout_s),
+        optimizer=OptimizationService(db, blobs, clock, settings.control.optimize_timeout_s),
         clock=clock, audit=audit, audit_writer=writer, audit_process=_writer_process(settings, audit_socket),
         grpc_gateway=grpc_gateway, workers=workers,
         publisher=publisher,

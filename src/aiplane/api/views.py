@@ -10,6 +10,7 @@ from aiplane.control.supervisor import ReplicaStatus
 from aiplane.control.tenants import QuotaReport
 from aiplane.domain import quantities
 from aiplane.domain.keys import KeyRecord
+from aiplane.domain.planning.advice import Advice, Choice
 from aiplane.domain.registry import ModelVersion
 from aiplane.domain.tenancy import Tenant
 
@@ -63,6 +64,8 @@ def model_version(v: ModelVersion) -> dict[str, Any]:
         "tenant": v.tenant, "model": v.model, "version": v.version, "digest": f"sha256:{v.digest}",
         "size_bytes": v.size_bytes, "source_format": v.source_format, "signature": v.signature.as_dict(),
         "metrics": dict(v.metrics), "created_by": v.created_by, "created_at": _time(v.created_at),
+        "parent_version": v.parent_version, "has_validation": v.validation_digest is not None,
+        "profile": dict(v.profile) if v.profile else None,
     }
 
 
@@ -79,6 +82,18 @@ def _canary(s: DeploymentStatus) -> dict[str, Any] | None:
             "percent": c.percent, "auto_rollback": c.auto_rollback,
             "replicas": {"desired": c.replicas, "ready": s.canary_ready},
             "replica_status": [_replica(r) for r in s.canary_replicas]}
+
+
+def advice(a: Advice) -> dict[str, Any]:
+    def choice(c: Choice) -> dict[str, Any]:
+        ruled = c.ruled_out is not None
+        return {"device": c.device, "size": c.size, "per_million": None if ruled else round(c.per_million, 4),
+                "monthly": None if ruled or c.monthly is None else round(c.monthly, 2), "p99_ms": c.p99_ms,
+                "estimated": c.estimated, "reason": c.ruled_out if ruled else c.reason, "ruled_out": ruled}
+
+    return {"chosen": a.chosen.device if a.chosen else None, "placement": a.placement.value,
+            "gpu_model": a.gpu_model, "peak_rps": None if a.peak_rps is None else round(a.peak_rps, 3),
+            "machine": a.machine, "choices": [choice(c) for c in a.choices]}
 
 
 def deployment(s: DeploymentStatus) -> dict[str, Any]:

@@ -20,7 +20,7 @@ app.command("plan")(plan.plan)
 app.command("audit-writer", hidden=True)(audit_writer.audit_writer)
 app.add_typer(tenants.app, name="tenant", help="Tenants (teams) and their quotas.")
 app.add_typer(keys.app, name="key", help="API keys: create (shown once), list, revoke.")
-app.add_typer(models.app, name="model", help="Model registry: register, list, show.")
+app.add_typer(models.app, name="model", help="Model registry: register, list, show, quantize, profile.")
 app.add_typer(deploy.app, name="deploy", help="Deployments: create, update, scale, list, status, delete.")
 app.add_typer(audit.app, name="audit", help="Audit trail: tail, export, verify (also offline), proofs.")
 

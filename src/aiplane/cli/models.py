@@ -8,12 +8,15 @@ from typing import Any
 
 import typer
 
+from aiplane.cli import optimize
 from aiplane.cli.client import Client
 from aiplane.cli.output import Format, console, emit
 from aiplane.domain import names, registry
 from aiplane.domain.errors import InvalidInput
 
 app = typer.Typer(no_args_is_help=True)
+app.command("quantize")(optimize.quantize)
+app.command("profile")(optimize.profile)
 OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
 COLUMNS = [("tenant", "TENANT"), ("model", "MODEL"), ("version", "VERSION"), ("source_format", "FROM"),
            ("size_bytes", "BYTES"), ("digest", "DIGEST"), ("metrics", "METRICS"), ("created_at", "REGISTERED")]
@@ -70,7 +73,8 @@ def _convert(file: Path, validation: Path | None) -> tuple[bytes, dict[str, Any]
 def list_(tenant: str = typer.Argument(None), output: Format = OUTPUT) -> None:
     """List model versions (of one tenant, or every one you may see)."""
     path = f"/tenants/{tenant}/models" if tenant else "/models"
-    emit(Client().api("GET", path), output, COLUMNS)
+    docs = Client().api("GET", path)
+    emit(docs if output is Format.json else [_row(d) for d in docs], output, COLUMNS)
 
 
 @app.command("show")
@@ -82,6 +86,41 @@ def show(ref: str = typer.Argument(..., metavar="TENANT/MODEL[:VERSION]"), outpu
     if output is Format.json:
         emit(doc, output)
         return
-    emit(doc, output, COLUMNS)
+    emit(_row(doc), output, COLUMNS)
+    versions = Client().api("GET", f"/tenants/{tenant}/models/{model}/versions")
+    console.print(f"lineage: {_lineage(doc, versions)}", highlight=False)
+    if doc.get("profile"):
+        single = doc["profile"]["cpu"][0]
+        console.print(f"profile: p99 {single['p99_ms']:g} ms at batch {single['batch']} on one core of "
+                      f"{doc['profile']['machine']} (see 'aiplane model profile')", highlight=False)
     tensors = [{"kind": kind, **t} for kind in ("inputs", "outputs") for t in doc["signature"][kind]]
     emit(tensors, output, [("kind", "KIND"), ("name", "NAME"), ("datatype", "DATATYPE"), ("shape", "SHAPE")])
+
+
+def _row(doc: dict[str, Any]) -> dict[str, Any]:
+    """A table row: measured figures only; the nested reports are in `-o json` and the lineage."""
+    metrics = {k: v for k, v in doc["metrics"].items() if not isinstance(v, dict)}
+    if "quantization" in doc["metrics"]:
+        metrics["int8"] = doc["metrics"]["quantization"]["method"]
+        if not doc["metrics"]["quantization"].get("verified", True):
+            metrics["accuracy"] = "unverified"
+    return {**doc, "metrics": metrics}
+
+
+def _lineage(doc: dict[str, Any], versions: list[dict[str, Any]]) -> str:
+    """e.g. '1 (fp32) -> 2 (int8, dynamic)': the version's ancestors, itself, and its children."""
+    by_number = {v["version"]: v for v in versions}
+    chain = [doc]
+    while chain[0].get("parent_version") in by_number:
+        chain.insert(0, by_number[chain[0]["parent_version"]])
+    children = [v for v in versions if v.get("parent_version") == doc["version"]]
+
+    def label(v: dict[str, Any]) -> str:
+        q = v["metrics"].get("quantization")
+        mark = f"int8, {q['method']}" if q else "registered" if v.get("parent_version") is None else "derived"
+        return f"{v['version']} ({mark})"
+
+    text = " -> ".join(label(v) for v in chain)
+    if children:
+        text += f"; derived from it: {', '.join(label(v) for v in children)}"
+    return text

@@ -1,4 +1,5 @@
-"""`aiplane plan WORKLOADS.yaml`: an architecture and a cost plan, computed locally (no server)."""
+"""`aiplane plan WORKLOADS.yaml`: an architecture and a cost plan, computed locally; the server is asked
+only for the measured profiles of models that workloads name (`model: tenant/name:version`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import yaml
 from rich.table import Table as RichTable
 
 from aiplane.cli.output import Format, console, errors
-from aiplane.domain.errors import InvalidInput
+from aiplane.cli.client import Client
+from aiplane.domain import names, registry
+from aiplane.domain.errors import AiplaneError, InvalidInput
+from aiplane.domain.planning.measured import Measured
 from aiplane.domain.planning import catalog as catalogs
 from aiplane.domain.planning import planner, portfolio
 from aiplane.domain.planning.plans import PortfolioPlan
@@ -33,7 +37,9 @@ def plan(workloads: Path = WORKLOADS, format: ReportFormat = FORMAT, out: Path |
     base = catalogs.Catalog()
     if catalog is not None:
         base = _located(catalog, lambda: catalogs.with_overrides(base, _load(catalog), ""))
-    result: PortfolioPlan = _located(workloads, lambda: planner.plan(portfolio.parse(_load(workloads), base)))
+    document = _load_located(workloads)
+    profiles = _located(workloads, lambda: _profiles(document))
+    result: PortfolioPlan = _located(workloads, lambda: planner.plan(portfolio.parse(document, base, profiles)))
     fmt = ReportFormat.JSON if output is Format.json else format
     if fmt is ReportFormat.TABLE and out is None:
         _print(report.build(result), details)
@@ -62,6 +68,33 @@ def _load(path: Path) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise InvalidInput(f"is not valid YAML{where}; fix the syntax.") from None
+
+
+def _load_located(path: Path) -> Any:
+    return _located(path, lambda: _load(path))
+
+
+def _profiles(document: Any) -> dict[str, Measured]:
+    """The stored profiles of the models the workloads name, read from the server (AIPLANE_URL,
+    or the local one); a document naming none needs no server."""
+    refs = portfolio.model_refs(document)
+    if not refs:
+        return {}
+    client, found = Client(), {}
+    for ref in refs:
+        try:
+            tenant, rest = names.split_scoped(ref, "TENANT/MODEL:VERSION")
+            model, version = registry.parse_ref(rest)
+        except InvalidInput:
+            continue  # portfolio.parse names the field
+        try:
+            doc = client.api("GET", f"/tenants/{tenant}/models/{model}/versions/{version or registry.LATEST}")
+        except AiplaneError as exc:
+            raise InvalidInput(f"model {ref!r}: its profile is read from the server, which answered: "
+                               f"{exc.message}") from None
+        if doc.get("profile"):
+            found[ref] = Measured.from_dict(doc["profile"])
+    return found
 
 
 def _located(path: Path, step: Any) -> Any:

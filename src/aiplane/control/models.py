@@ -10,8 +10,8 @@ from aiplane.domain import names
 from aiplane.domain.clock import Clock
 from aiplane.domain.errors import InvalidInput, NotFound
 from aiplane.domain.policy import Action, Principal, authorize
-from aiplane.domain.registry import ModelVersion
-from aiplane.runtime import onnx_model
+from aiplane.domain.registry import ModelVersion, Signature
+from aiplane.runtime import onnx_model, samples
 from aiplane.store import models as model_rows
 from aiplane.store import tenants as tenant_rows
 from aiplane.store.database import Database
@@ -36,11 +36,14 @@ class ModelService:
         # What the registering client checked (e.g. the sklearn conversion) is kept apart from
         # what the platform measured itself.
         metrics: dict[str, Any] = {"client_checks": dict(extra_metrics)} if extra_metrics else {}
+        validation_digest = None
         if validation is not None:
-            metrics.update(onnx_model.evaluate(session, onnx_model.load_validation(validation)))
+            metrics.update(_measure(session, sig, validation))
+            validation_digest = self.blobs.put(validation)  # kept: quantizing compares against it later
         digest = self.blobs.put(artifact)
         draft = ModelVersion(tenant=tenant, model=model, version=0, digest=digest, size_bytes=len(artifact),
-                             source_format=source_format, signature=sig, metrics=metrics, created_by=who.key_id)
+                             source_format=source_format, signature=sig, metrics=metrics, created_by=who.key_id,
+                             validation_digest=validation_digest)
         with self.db.write() as conn:
             number = model_rows.add_version(conn, draft, self.clock.now())
             _, version = model_rows.get_version(conn, tenant, model, number)
@@ -66,3 +69,12 @@ class ModelService:
         if not found:
             raise NotFound(f"model {tenant}/{model} does not exist; see 'aiplane model list {tenant}'.")
         return found
+
+
+def _measure(session: Any, sig: Signature, validation: bytes) -> dict[str, Any]:
+    """Accuracy (or MAE) for a model taking X; for one with several named inputs (a tokenized
+    text model), the arrays are checked against its inputs and counted."""
+    arrays = onnx_model.load_arrays(validation, "the validation file")
+    if "X" in arrays:
+        return onnx_model.evaluate(session, arrays)
+    return {"validation_samples": samples.rows(samples.for_model(sig, arrays, "the validation file"))}

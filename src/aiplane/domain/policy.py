@@ -151,6 +151,11 @@ ROUTES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/api/v1/tenants/{tenant}/models/{model}/versions"): _p(Action.MODEL_REGISTER, Scope.PATH),
     ("GET", "/api/v1/tenants/{tenant}/models/{model}/versions"): _p(Action.MODEL_READ, Scope.PATH),
     ("GET", "/api/v1/tenants/{tenant}/models/{model}/versions/{version}"): _p(Action.MODEL_READ, Scope.PATH),
+    # Quantizing registers a version; profiling stores a measurement with one: both write.
+    ("POST", "/api/v1/tenants/{tenant}/models/{model}/versions/{version}/quantize"): _p(Action.MODEL_REGISTER,
+                                                                                        Scope.PATH),
+    ("POST", "/api/v1/tenants/{tenant}/models/{model}/versions/{version}/profile"): _p(Action.MODEL_REGISTER,
+                                                                                       Scope.PATH),
     ("GET", "/api/v1/deployments"): _p(Action.DEPLOYMENT_READ, Scope.OWN),
     ("POST", "/api/v1/tenants/{tenant}/deployments"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
     ("GET", "/api/v1/tenants/{tenant}/deployments"): _p(Action.DEPLOYMENT_READ, Scope.PATH),

@@ -58,6 +58,9 @@ class ModelVersion:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     created_by: str | None = None
     created_at: datetime | None = None
+    parent_version: int | None = None  # the version of the same model this one was derived from
+    validation_digest: str | None = None  # the validation .npz it was registered with, kept for re-measuring
+    profile: Mapping[str, Any] | None = None  # the measured latency profile (aiplane.domain.planning.measured)
 
 
 LATEST = "latest"

@@ -83,14 +83,19 @@ def signature(session: ort.InferenceSession) -> Signature:
 
 
 def load_validation(data: bytes) -> dict[str, np.ndarray]:
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except Exception as exc:
-        raise InvalidInput("the validation file is not a NumPy .npz archive; save it with numpy.savez(X=..., y=...).") from exc
+    arrays = load_arrays(data, "the validation file")
     if "X" not in arrays:
         raise InvalidInput(f"the validation file has arrays {sorted(arrays)} but no 'X'; save features as X (and labels as y).")
     return arrays
+
+
+def load_arrays(data: bytes, what: str) -> dict[str, np.ndarray]:
+    """The arrays of a .npz archive (`what` names it in messages, e.g. "the calibration file")."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except Exception as exc:
+        raise InvalidInput(f"{what} is not a NumPy .npz archive; save it with numpy.savez(X=..., y=...).") from exc
 
 
 def evaluate(session: ort.InferenceSession, arrays: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -28,6 +29,9 @@ def to_version(row: sa.RowMapping) -> ModelVersion:
         metrics=dict(row["metrics"] or {}),
         created_by=row["created_by"],
         created_at=row["created_at"],
+        parent_version=row["parent_version"],
+        validation_digest=row["validation_digest"],
+        profile=dict(row["profile"]) if row["profile"] else None,
     )
 
 
@@ -48,10 +52,17 @@ def add_version(conn: sa.Connection, v: ModelVersion, created_at: datetime) -> i
         model_versions.insert().values(
             model_id=model_id, version=number, digest=v.digest, size_bytes=v.size_bytes,
             source_format=v.source_format, signature=v.signature.as_dict(), metrics=dict(v.metrics),
-            created_by=v.created_by, created_at=created_at,
+            created_by=v.created_by, created_at=created_at, parent_version=v.parent_version,
+            validation_digest=v.validation_digest, profile=dict(v.profile) if v.profile else None,
         )
     )
     return number
+
+
+def set_profile(conn: sa.Connection, tenant: str, model: str, version: int, profile: dict[str, Any]) -> None:
+    """A version's artifact is immutable; its profile is a measurement that may be taken again."""
+    row_id, _ = get_version(conn, tenant, model, version)
+    conn.execute(model_versions.update().where(model_versions.c.id == row_id).values(profile=profile))
 
 
 def get_version(conn: sa.Connection, tenant: str, model: str, version: int | None) -> tuple[int, ModelVersion]:

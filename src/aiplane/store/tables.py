@@ -78,6 +78,11 @@ model_versions = sa.Table(
     sa.Column("metrics", sa.JSON, nullable=False),
     sa.Column("created_by", sa.String(32), nullable=True),
     sa.Column("created_at", _tz, nullable=False),
+    # migration 0004_model_lineage: the version of the same model this one was derived from
+    # (quantized from), the validation .npz kept for later measurements, the measured profile.
+    sa.Column("parent_version", sa.Integer, nullable=True),
+    sa.Column("validation_digest", sa.String(64), nullable=True),
+    sa.Column("profile", sa.JSON, nullable=True),
     sa.UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
 )
 

@@ -47,7 +47,8 @@ def _workload(c: Catalog, w: Workload) -> WorkloadPlan:
         training = _decide(Stage.TRAINING, options, _breakeven(c, w))
     if w.inference is not None:
         fixed = training.chosen.cost.monthly if training is not None and training.chosen is not None else 0.0
-        inference = _decide(Stage.INFERENCE, _ceiling(w, _inference_options(c, w), fixed), None)
+        measured = w.profile.source if w.profile is not None else None
+        inference = _decide(Stage.INFERENCE, _ceiling(w, _inference_options(c, w), fixed), measured)
     decisions = [d for d in (training, inference) if d is not None]
     infeasible = next((_infeasible(c, w, d) for d in decisions if d.chosen is None), None)
     lines: tuple[PriceLine, ...] = ()

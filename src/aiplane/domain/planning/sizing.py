@@ -109,5 +109,7 @@ def gpu_ms(w: Workload, a: Assumptions) -> float:
 
 def cpu_nodes(w: Workload, a: Assumptions, int8: bool, sites: int = 1) -> int:
     """CPU nodes per site, at least one: cores x (1000 / ms per request) x target utilization each."""
-    per_node = a.cpu_node_cores * 1000 / (cpu_ms(w, a) / speedup(w, a, int8)) * a.cpu_target_utilization
+    measured = w.profile.cpu_rows_per_s if w.profile is not None else None
+    per_core = measured if measured is not None else 1000 / cpu_ms(w, a)
+    per_node = a.cpu_node_cores * per_core * speedup(w, a, int8) * a.cpu_target_utilization
     return max(1, math.ceil(peak_rps(w, a) / sites / per_node - 1e-9))

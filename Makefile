@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench-serving bench-tenancy bench-audit clean
+.PHONY: run test lint typecheck bench-serving bench-tenancy bench-audit bench-quantize clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ bench-tenancy: $(STAMP)
 
 bench-audit: $(STAMP)
 	$(BIN)/python bench/audit/run.py
+
+# MiniLM needs the transformers extra: $(BIN)/pip install '.[transformers]' (torch CPU, ~1 GB).
+bench-quantize: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/quantize/run.py
 
 typecheck: $(STAMP)
 	PYTHONPATH=src $(BIN)/mypy src/aiplane

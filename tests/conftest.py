@@ -31,8 +31,9 @@ def free_port() -> int:
 
 
 def run_cli(*args: str, url: str | None = None, token: str | None = None, cwd: Path | None = None,
-            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+            timeout: float = 180, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
+    env.update(env_extra or {})
     if url:
         env["AIPLANE_URL"] = url
     if token:
@@ -116,11 +117,12 @@ class Platform:
     """A real `aiplane up` process in its own session, with its own data directory."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, demo: bool = False,
-                 args: tuple[str, ...] = ()) -> None:
+                 args: tuple[str, ...] = (), ca: Path | None = None) -> None:
         self.data_dir = data_dir
         self.args = args  # more `aiplane up` options
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.ca = ca  # with TLS: the CA file clients trust (https:// then)
+        self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
         self.env = env or {}
         self.demo = demo
         self.proc: subprocess.Popen[bytes] | None = None
@@ -139,12 +141,18 @@ class Platform:
             if self.proc.poll() is not None:
                 raise AssertionError(f"aiplane up exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/healthz", timeout=1, verify=self.verify()).status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
         raise AssertionError(f"aiplane up did not become healthy:\n{self.output()}")
+
+    def verify(self) -> Any:
+        """What clients of this platform trust: its CA file with TLS, else the default."""
+        import ssl
+
+        return ssl.create_default_context(cafile=str(self.ca)) if self.ca and self.ca.exists() else True
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -154,11 +162,12 @@ class Platform:
         return (self.data_dir / "admin.key").read_text().strip()
 
     def cli(self, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-        return run_cli(*args, url=self.url, token=token or self.admin_key)
+        return run_cli(*args, url=self.url, token=token or self.admin_key,
+                       env_extra={"AIPLANE_CA_BUNDLE": str(self.ca)} if self.ca else None)
 
     def http(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, verify=self.verify())
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
         assert self.proc is not None

@@ -34,6 +34,14 @@ class ServerSettings:
                             "Gateway processes serving the port (`aiplane up --workers N`). One process "
                             "serves everything; N spreads the data plane over N cores, with the first "
                             "process still the only one running replicas and the control API.")
+    tls_cert: str = _setting("", "AIPLANE_TLS_CERT",
+                             "PEM certificate (and chain) for HTTPS and gRPC over TLS (`--tls-cert`); empty "
+                             "serves plain HTTP, which is only safe on 127.0.0.1.")
+    tls_key: str = _setting("", "AIPLANE_TLS_KEY", "PEM private key of AIPLANE_TLS_CERT (`--tls-key`).")
+    tls_self_signed: bool = _setting(False, "AIPLANE_TLS_SELF_SIGNED",
+                                     "Serve TLS with a certificate made on first start in DATA_DIR/tls "
+                                     "(`--tls-self-signed`); clients trust it by its file or fingerprint. For "
+                                     "trying TLS out: production should use a certificate its CA issued.")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from aiplane.api import auditing, guarding, plan_routes, problems, services
 from aiplane.api.audit_routes import build_audit_router
 from aiplane.api.routes import build_router
 from aiplane.control import demo
+from aiplane.crypto.tls import ServerTLS
 from aiplane.domain.errors import AiplaneError, NotFound
 from aiplane.domain.policy import Principal
 from aiplane.domain.roles import Role
@@ -41,8 +42,9 @@ class Banner:
 
 
 def create_app(settings: Settings, demo_mode: bool = False,
-               on_ready: Callable[[Banner], None] | None = None) -> tuple[ASGIApp, services.Services]:
-    svc = services.build(settings)
+               on_ready: Callable[[Banner], None] | None = None,
+               tls: ServerTLS | None = None) -> tuple[ASGIApp, services.Services]:
+    svc = services.build(settings, tls)
     svc.keys.bootstrap_admin(svc.admin_key_file)
     api = FastAPI(title="aiplane", version=__version__, lifespan=_lifespan(svc, demo_mode, on_ready),
                   description="Control API of aiplane. The data plane (Open Inference Protocol) is under /v2.")
@@ -214,7 +216,9 @@ async def _reconcile(svc: services.Services) -> None:
 
 def _url(svc: services.Services) -> str:
     s = svc.settings.server
-    return f"http://{s.host}:{s.port}"
+    scheme = "https" if s.tls_cert else "http"
+    host = f"[{s.host}]" if ":" in s.host else s.host
+    return f"{scheme}://{host}:{s.port}"
 
 
 def _admin_key(svc: services.Services) -> str | None:

@@ -20,6 +20,7 @@ from aiplane.control.supervisor import Supervisor
 from aiplane.control.tenants import TenantService
 from aiplane.crypto import keyfiles
 from aiplane.crypto.signing import Signer
+from aiplane.crypto.tls import ServerTLS
 from aiplane.domain.clock import Clock, SystemClock
 from aiplane.gateway.audit_log import AuditWriter, payload_keys
 from aiplane.gateway.app import Gateway
@@ -61,7 +62,7 @@ class Services:
         return self.settings.server.data_dir / "admin.key"
 
 
-def build(settings: Settings) -> Services:
+def build(settings: Settings, tls: ServerTLS | None = None) -> Services:
     data_dir = settings.server.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o700)
@@ -96,7 +97,8 @@ def build(settings: Settings) -> Services:
     limits = RequestLimits(clock, share=count)
     gateway = Gateway(cache, routing, g.max_body_bytes, g.forward_timeout_s, limits, auditor,
                       worker=0 if count > 1 else None)
-    grpc_gateway = (GrpcGateway(cache, routing, channels, limits, g.forward_timeout_s, g.max_body_bytes, auditor)
+    grpc_gateway = (GrpcGateway(cache, routing, channels, limits, g.forward_timeout_s, g.max_body_bytes, auditor,
+                                tls)
                     if channels is not None else None)
     workers = None
     if count > 1:
@@ -123,7 +125,9 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     (command-line flags included), so every process reads the same settings."""
     s = settings.server
     return {**os.environ, "AIPLANE_HOST": s.host, "AIPLANE_PORT": str(s.port),
-            "AIPLANE_DATA_DIR": str(s.data_dir.resolve()), "AIPLANE_WORKERS": str(s.workers)}
+            "AIPLANE_DATA_DIR": str(s.data_dir.resolve()), "AIPLANE_WORKERS": str(s.workers),
+            # A self-signed pair is made by this process; the workers serve the same files.
+            "AIPLANE_TLS_CERT": s.tls_cert, "AIPLANE_TLS_KEY": s.tls_key, "AIPLANE_TLS_SELF_SIGNED": "false"}
 
 
 def _audit(settings: Settings, db: Database, clock: Clock) -> AuditService:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,14 +24,13 @@ class Client:
         self.url = (url or os.environ.get("AIPLANE_URL") or DEFAULT_URL).rstrip("/")
         self.token = token or os.environ.get("AIPLANE_TOKEN") or _local_admin_key()
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=trust())
 
     def call(self, method: str, path: str, raw: bool = False, **kwargs: Any) -> Any:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise Unavailable(f"cannot reach aiplane at {self.url} ({type(exc).__name__}); start it with 'aiplane up' "
-                              "or set AIPLANE_URL.") from None
+            raise _unreachable(self.url, exc) from None
         if response.status_code >= 400:
             raise _error(response)
         if raw:
@@ -49,11 +49,31 @@ class Client:
                     raise _error(response)
                 yield response.iter_bytes()
         except httpx.TransportError as exc:
-            raise Unavailable(f"cannot reach aiplane at {self.url} ({type(exc).__name__}); start it with 'aiplane up' "
-                              "or set AIPLANE_URL.") from None
+            raise _unreachable(self.url, exc) from None
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.call(method, "/api/v1" + path, **kwargs)
+
+
+def _unreachable(url: str, exc: httpx.TransportError) -> AiplaneError:
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return Unavailable(f"the TLS certificate of {url} is not trusted; set AIPLANE_CA_BUNDLE to its CA file "
+                           "(for --tls-self-signed: DATA_DIR/tls/server.crt).")
+    return Unavailable(f"cannot reach aiplane at {url} ({type(exc).__name__}); start it with 'aiplane up' "
+                       "or set AIPLANE_URL.")
+
+
+def trust() -> ssl.SSLContext:
+    """What the CLI trusts for https:// URLs: the CA file AIPLANE_CA_BUNDLE names (a private CA,
+    or the certificate `aiplane up --tls-self-signed` made), else the system's CAs."""
+    bundle = os.environ.get("AIPLANE_CA_BUNDLE")
+    if not bundle:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidInput(f"AIPLANE_CA_BUNDLE names {bundle!r}, which is not a readable PEM file of CA certificates "
+                           f"({getattr(exc, 'strerror', None) or exc}); point it at the server's CA file.") from None
 
 
 def _error(response: httpx.Response) -> AiplaneError:

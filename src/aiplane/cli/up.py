@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from aiplane.cli import listening
+from aiplane.cli import listening, serving_tls
 from aiplane.cli.output import console
+from aiplane.crypto import tls
+from aiplane.crypto.tls import ServerTLS
 from aiplane.domain.errors import Conflict, InvalidInput
 from aiplane.serving.sockets import private_unix
 from aiplane.settings import Settings
@@ -35,10 +38,18 @@ def up(
     demo: bool = typer.Option(False, "--demo", help="Create demo tenants and deploy a trained demo model."),
     workers: int = typer.Option(None, "--workers", help="Gateway processes serving the port, to use N cores for "
                                 "the data plane [default: 1, AIPLANE_WORKERS]."),
+    tls_cert: Path = typer.Option(None, "--tls-cert", help="Serve HTTPS and gRPC over TLS with this PEM certificate "
+                                  "(and chain) [AIPLANE_TLS_CERT]; SIGHUP reloads it."),
+    tls_key: Path = typer.Option(None, "--tls-key", help="The PEM private key of --tls-cert [AIPLANE_TLS_KEY]."),
+    tls_self_signed: bool = typer.Option(None, "--tls-self-signed", help="Serve TLS with a certificate made on "
+                                         "first start in DATA_DIR/tls [AIPLANE_TLS_SELF_SIGNED]."),
 ) -> None:
     """Start aiplane: control API, data plane and replicas. Ctrl-C stops everything."""
     settings = Settings.from_env(server__host=host, server__port=port, server__grpc_port=grpc_port,
-                                 server__data_dir=data_dir, server__workers=workers)
+                                 server__data_dir=data_dir, server__workers=workers,
+                                 server__tls_cert=str(tls_cert) if tls_cert else None,
+                                 server__tls_key=str(tls_key) if tls_key else None,
+                                 server__tls_self_signed=tls_self_signed or None)
     logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT)
     server = settings.server
     if server.workers < 1:
@@ -51,6 +62,8 @@ def up(
         if server.grpc_port == server.port:
             raise InvalidInput(f"--grpc-port {server.grpc_port} is also the HTTP --port; give gRPC a port of its own.")
         _check_port(server.host, server.grpc_port, "--grpc-port")
+    settings, server_tls = serving_tls.resolve(settings)
+    server = settings.server
     if demo:
         console.print("[dim]Preparing the demo (training the readmission-risk model on first start)...[/dim]")
     # Replicas are forked and exec'd at once; gRPC's fork handlers have nothing to protect and
@@ -61,13 +74,20 @@ def up(
 
     from aiplane.api.app import create_app
 
-    app, svc = create_app(settings, demo_mode=demo, on_ready=_print_banner)
-    if svc.workers is None:
-        uvicorn.run(app, host=server.host, port=server.port, **_UVICORN)
+    app, svc = create_app(settings, demo_mode=demo, on_ready=_print_banner, tls=server_tls)
+    pool = svc.workers
+    serving_tls.reload_on_sighup(server_tls, (lambda: pool.signal(signal.SIGHUP)) if pool else None)
+    if pool is None:
+        config = serving_tls.uvicorn_config(app, server_tls, _UVICORN, host=server.host, port=server.port)
+        _serve(uvicorn.Server(config), None)
     else:  # this process serves the shared port and, on a private socket, what workers relay
-        sockets = [listening.shared_port(server.host, server.port),
-                   private_unix(Path(svc.workers.control_socket))]
-        _serve(uvicorn.Server(uvicorn.Config(app, **_UVICORN)), sockets)
+        shared = listening.shared_port(server.host, server.port)
+        relay = private_unix(Path(pool.control_socket))
+        config = serving_tls.uvicorn_config(app, server_tls, _UVICORN)
+        if server_tls is None:
+            _serve(uvicorn.Server(config), [shared, relay])
+        else:
+            _serve(serving_tls.with_plain_relay(config, relay), [shared])
     os.close(lock)
 
 
@@ -85,12 +105,15 @@ def gateway_worker(
     from aiplane.serving import parent_watch
 
     parent_watch.exit_with_parent(parent_pid)
+    pair = tls.configured(settings.server.tls_cert, settings.server.tls_key)
+    server_tls = ServerTLS(pair) if pair is not None else None
+    serving_tls.reload_on_sighup(server_tls)
     app = create_worker_app(settings, index, str(control_socket))
     sock = listening.shared_port(settings.server.host, settings.server.port)
-    _serve(uvicorn.Server(uvicorn.Config(app, **_UVICORN)), [sock])
+    _serve(uvicorn.Server(serving_tls.uvicorn_config(app, server_tls, _UVICORN)), [sock])
 
 
-def _serve(server: Any, sockets: list[socket.socket]) -> None:
+def _serve(server: Any, sockets: list[socket.socket] | None) -> None:
     try:
         server.run(sockets=sockets)
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; the shutdown is done (as uvicorn.run)
@@ -121,7 +144,8 @@ def _print_banner(b: Banner) -> None:
     say(f"aiplane is up at {b.url}", flush=True)
     say(f"  API docs:       {b.url}/docs")
     if b.grpc:
-        say(f"  gRPC (V2):      {b.grpc}   (metadata 'authorization: Bearer <key>')")
+        say(f"  gRPC (V2):      {b.grpc}   ({'TLS, ' if b.url.startswith('https') else ''}"
+            "metadata 'authorization: Bearer <key>')")
     say(f"  Admin key:      {b.admin_key or '(see ' + b.admin_key_file + ')'}")
     if b.predictor_key:
         say(f"  Predictor key:  {b.predictor_key}   (tenant clinical)")

@@ -75,6 +75,12 @@ class GatewayWorkers:
         await asyncio.gather(*(w.stop(self.grace_s) for w in self._workers))
         self._workers = []
 
+    def signal(self, sig: int) -> None:
+        """Pass `sig` on to every running worker (SIGHUP: reload the TLS files)."""
+        for w in self._workers:
+            if w.pid is not None and w.proc is not None:
+                w.proc.send_signal(sig)
+
     def running(self) -> int:
         return sum(1 for w in self._workers if w.pid is not None)
 

@@ -15,6 +15,7 @@ import grpc
 import grpc.aio
 
 from aiplane import __version__
+from aiplane.crypto.tls import ServerTLS
 from aiplane.domain import policy, ratelimit
 from aiplane.domain.errors import (AiplaneError, Forbidden, InvalidInput, NotFound, PayloadTooLarge, RateLimited,
                                    Unauthorized, Unavailable)
@@ -51,7 +52,9 @@ Forwarded = tuple[grpc.StatusCode, bytes, str, tuple[tuple[str, Any], ...]]
 
 class GrpcGateway:
     def __init__(self, cache: StateCache, routing: RoutingTable, channels: ReplicaChannels, limits: RequestLimits,
-                 timeout_s: float, max_body_bytes: int, audit: PredictionAuditor | None = None) -> None:
+                 timeout_s: float, max_body_bytes: int, audit: PredictionAuditor | None = None,
+                 tls: ServerTLS | None = None) -> None:
+        self.tls = tls
         self.cache, self.routing, self.channels, self.limits = cache, routing, channels, limits
         self.timeout_s, self.max_body_bytes, self.audit = timeout_s, max_body_bytes, audit
         self._turn = 0  # spreads requests without an id between a canary and its stable version
@@ -68,7 +71,8 @@ class GrpcGateway:
                       for name, call in handlers.items()}),))
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
-            bound = server.add_insecure_port(address)
+            bound = (server.add_secure_port(address, _credentials(self.tls)) if self.tls is not None
+                     else server.add_insecure_port(address))
         except RuntimeError:
             bound = 0
         if not bound:
@@ -236,3 +240,22 @@ async def _abort(context: Context, exc: AiplaneError) -> NoReturn:
         context.set_trailing_metadata((("retry-after", str(ratelimit.retry_after_header(wait))),))
     await context.abort(CODES.get(type(exc), Code.INTERNAL), exc.message)
     raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
+
+def _credentials(tls: ServerTLS) -> grpc.ServerCredentials:
+    """TLS credentials that pick up a reload: gRPC asks the fetcher before new handshakes, and it
+    answers with the files read again once the generation moved (None: keep the current ones).
+    gRPC's own floor is TLS 1.2."""
+    seen = [tls.generation]
+
+    def config() -> Any:
+        cert, key = tls.pair.read()
+        return grpc.ssl_server_certificate_configuration([(key, cert)])
+
+    def fetch() -> Any:
+        if tls.generation == seen[0]:
+            return None
+        seen[0] = tls.generation
+        return config()
+
+    return grpc.dynamic_ssl_server_credentials(config(), fetch)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench-serving bench-tenancy bench-audit bench-quantize clean
+.PHONY: run test lint typecheck bench-serving bench-auth bench-tenancy bench-audit bench-quantize clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,13 +15,22 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/aiplane up --demo
 
-test: $(STAMP)
+# The SSO tests' real OpenID Provider (npm oidc-provider, pinned in tests/oidc/package-lock.json),
+# installed once into tests/oidc/node_modules; needs Node.js 20+ and npm.
+OIDC := tests/oidc/node_modules/.installed
+$(OIDC): tests/oidc/package.json tests/oidc/package-lock.json
+	tests/oidc/install.sh
+
+test: $(STAMP) $(OIDC)
 	PYTHONPATH=src $(BIN)/lint-imports
 	PYTHONPATH=src $(BIN)/mypy src/aiplane
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench-serving: $(STAMP)
 	bench/serving/run.sh
+
+bench-auth: $(STAMP)
+	$(BIN)/python bench/serving/auth.py
 
 bench-tenancy: $(STAMP)
 	$(BIN)/python bench/tenancy/run.py

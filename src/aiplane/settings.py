@@ -125,6 +125,30 @@ class RolloutSettings:
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    issuers: str = _setting("", "AIPLANE_OIDC_ISSUERS",
+                            "Identity providers whose JWTs are accepted beside API keys: a JSON list of "
+                            '{"issuer", "audience", "algorithms" (default ["RS256"]), "discovery_url" '
+                            "(default ISSUER/.well-known/openid-configuration)}. Empty (the default) turns "
+                            "SSO off. See docs/identity.md.")
+    jwks_cache_s: float = _setting(3600.0, "AIPLANE_OIDC_JWKS_CACHE_S",
+                                   "How long an issuer's keys are trusted after the last fetch that worked. "
+                                   "An hour rides out a provider outage; past it, tokens fail closed (401).")
+    jwks_refresh_s: float = _setting(60.0, "AIPLANE_OIDC_JWKS_REFRESH_S",
+                                     "Least time between two fetches of an issuer's keys (an unknown kid asks "
+                                     "for one), so rotation is picked up within a minute and a flood of made-up "
+                                     "kids costs the provider one request a minute.")
+    clock_skew_s: int = _setting(60, "AIPLANE_OIDC_CLOCK_SKEW_S",
+                                 "Clock difference allowed when checking exp and nbf; a minute covers "
+                                 "NTP-synchronised machines without keeping expired tokens alive for long.")
+    http_timeout_s: float = _setting(5.0, "AIPLANE_OIDC_HTTP_TIMEOUT_S",
+                                     "How long a fetch of a discovery document or JWKS may take.")
+    token_cache_size: int = _setting(100_000, "AIPLANE_OIDC_TOKEN_CACHE_SIZE",
+                                     "Verified tokens remembered (by SHA-256, until they expire) per gateway "
+                                     "process, so a signature is checked once per token, not per request.")
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
@@ -132,6 +156,7 @@ class Settings:
     control: ControlSettings = field(default_factory=ControlSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
 
     @property
     def database_url(self) -> str:

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from starlette.exceptions import HTTPException
 
 from aiplane import __version__
-from aiplane.api import auditing, guarding, plan_routes, problems, services
+from aiplane.api import auditing, guarding, plan_routes, problems, services, sso_routes
 from aiplane.api.audit_routes import build_audit_router
 from aiplane.api.routes import build_router
 from aiplane.control import demo
@@ -55,6 +55,7 @@ def create_app(settings: Settings, demo_mode: bool = False,
     plan_guard = guarding.guard(svc.cache)
     api.include_router(plan_routes.build_router(svc, plan_guard), dependencies=[Depends(plan_guard)])
     api.include_router(build_audit_router(svc))
+    api.include_router(sso_routes.build_router(svc))
     _system_routes(api, svc)
     guarding.check_covered(api.routes)
     gateway = svc.gateway
@@ -168,6 +169,7 @@ def _lifespan(svc: services.Services, demo_mode: bool,
             if svc.grpc_gateway is not None:
                 await svc.grpc_gateway.stop()
             await svc.supervisor.stop_all()
+            await svc.cache.close()
             await asyncio.to_thread(svc.cache.write_last_used, svc.cache.take_last_used())
             await svc.audit_writer.stop()
             await svc.audit_process.stop()
@@ -185,7 +187,8 @@ def _background(svc: services.Services) -> list[asyncio.Task[None]]:
     tasks = [loop.create_task(_poll(svc), name="state poll"),
              loop.create_task(_reconcile(svc), name="replica reconciler"),
              loop.create_task(svc.audit.keep_checkpointing(svc.settings.audit.checkpoint_interval_s),
-                              name="audit checkpoints")]
+                              name="audit checkpoints"),
+             loop.create_task(svc.cache.fetch_provider_keys(), name="identity provider keys")]
     if svc.publisher is not None:
         tasks.append(loop.create_task(svc.publisher.run(), name="replica endpoint publisher"))
     return tasks

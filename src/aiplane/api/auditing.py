@@ -50,7 +50,7 @@ class ControlAudit:
         ahead, complete = await _read_ahead(receive)
         route, matched = self._route(scope)
         routed = {**scope, **matched}
-        principal = self._principal(scope)
+        principal = await self._principal(routed, route)
         body_in = b"".join(m.get("body", b"") for m in ahead) if complete else b""
         intent = self._event(routed, principal, received, received, None, _tenant(routed, body_in, principal))
         write_ahead = principal is not None and _passes_guard(principal, route, routed)
@@ -99,6 +99,7 @@ class ControlAudit:
         return AuditEvent(
             audit_id=audit_id, received_at=received, completed_at=completed,
             actor=principal.key_id if principal else None, role=principal.role.value if principal else None,
+            user=principal.user if principal else None,
             tenant=tenant, source_ip=client[0] if client else None, action=_action(scope),
             resource=path[len(_PREFIX):], status=status, stage=STAGE if status is not None else STAGE_RECEIVED,
             request_id=request_id or audit_id,
@@ -113,11 +114,26 @@ class ControlAudit:
                 return route, dict(child)
         return None, {}
 
-    def _principal(self, scope: dict[str, Any]) -> Principal | None:
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                return self.cache.identify(value.decode("latin-1"))
-        return None
+    async def _principal(self, scope: dict[str, Any], route: Route | None) -> Principal | None:
+        """Who the call is from, for the tenant it names (as the guard will see it)."""
+        headers = {name: value.decode("latin-1") for name, value in scope["headers"]
+                   if name in (b"authorization", b"x-aiplane-tenant")}
+        if b"authorization" not in headers:
+            return None
+        named = headers.get(b"x-aiplane-tenant")
+        if route is not None:
+            try:
+                rule = policy.route_policy(scope["method"], route.path)
+            except KeyError:
+                return None
+            named = guarding.named_tenant(rule, scope.get("path_params", {}), _query_tenant(scope), named)
+        return await self.cache.identify(headers[b"authorization"], named)
+
+
+def _query_tenant(scope: dict[str, Any]) -> str | None:
+    query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    tenant: str | None = (query.get("tenant") or [None])[0]
+    return tenant
 
 
 def _passes_guard(principal: Principal, route: Route | None, scope: dict[str, Any]) -> bool:
@@ -125,10 +141,9 @@ def _passes_guard(principal: Principal, route: Route | None, scope: dict[str, An
     change anything, and only then is its request written ahead."""
     if route is None:
         return False
-    query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
     try:
         guarding.enforce(principal, policy.route_policy(scope["method"], route.path),
-                         scope.get("path_params", {}), (query.get("tenant") or [None])[0])
+                         scope.get("path_params", {}), _query_tenant(scope))
     except (AiplaneError, KeyError):
         return False
     return True

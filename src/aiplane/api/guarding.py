@@ -21,7 +21,7 @@ from aiplane.domain.policy import Principal, Scope
 from aiplane.gateway.state import StateCache
 
 PREFIX = "/api/v1"
-_bearer = HTTPBearer(auto_error=False, description="An aiplane API key.")
+_bearer = HTTPBearer(auto_error=False, description="An aiplane API key, or a JWT from a configured identity provider.")
 
 
 class Guard:
@@ -34,15 +34,29 @@ class Guard:
     async def __call__(self, request: Request,
                        _creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         client = request.client.host if request.client else None
-        principal = self.cache.authenticate(request.headers.get("authorization"), client, "control")
         route: Any = request.scope.get("route")
         rule = policy.route_policy(request.method, route.path)
-        enforce(principal, rule, request.path_params, request.query_params.get("tenant"))
+        query_tenant = request.query_params.get("tenant")
+        named = named_tenant(rule, request.path_params, query_tenant, request.headers.get("x-aiplane-tenant"))
+        principal = await self.cache.authenticate_slowly(request.headers.get("authorization"), client, "control",
+                                                         named)
+        enforce(principal, rule, request.path_params, query_tenant)
         return principal
 
 
 def guard(cache: StateCache) -> Guard:
     return Guard(cache)
+
+
+def named_tenant(rule: policy.RoutePolicy, path_params: dict[str, Any], query_tenant: str | None,
+                 header: str | None) -> str | None:
+    """The tenant a call names: the path's, `?tenant=`, else the X-Aiplane-Tenant header. It
+    chooses which of an SSO caller's tenants the call acts in (a key's tenant is its own)."""
+    if rule.scope is Scope.PATH:
+        return str(path_params["tenant"])
+    if rule.scope is Scope.QUERY and query_tenant:
+        return query_tenant
+    return header or None
 
 
 def enforce(principal: Principal, rule: policy.RoutePolicy, path_params: dict[str, Any], query_tenant: str | None) -> None:

@@ -84,3 +84,10 @@ class DeploymentCreate(_Body):
 class ProfileRequest(_Body):
     requests_per_day: float | None = None
     p99_ms: float | None = None
+
+
+class SsoMappingCreate(_Body):
+    claim: str
+    value: str
+    role: str
+    tenant: str | None = None

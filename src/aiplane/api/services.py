@@ -17,6 +17,7 @@ from aiplane.control.optimizing import OptimizationService
 from aiplane.control.publishing import EndpointPublisher
 from aiplane.control.rollouts import RolloutService
 from aiplane.control.supervisor import Supervisor
+from aiplane.control.sso import SsoService
 from aiplane.control.tenants import TenantService
 from aiplane.crypto import keyfiles
 from aiplane.crypto.signing import Signer
@@ -28,7 +29,10 @@ from aiplane.gateway.auditing import PredictionAuditor, auth_failure_recorder
 from aiplane.gateway.forwarding import RoutingTable
 from aiplane.gateway.grpc_app import GrpcGateway
 from aiplane.gateway.grpc_forwarding import ReplicaChannels
+from aiplane.gateway import oidc_issuers
+from aiplane.gateway.jwks import JwksCache
 from aiplane.gateway.limiting import AuthGuard, RequestLimits
+from aiplane.gateway.oidc import OidcVerifier
 from aiplane.gateway.state import StateCache
 from aiplane.settings import Settings
 from aiplane.store.database import Database
@@ -53,6 +57,7 @@ class Services:
     audit: AuditService
     audit_writer: AuditWriter
     audit_process: WriterProcess
+    sso: SsoService
     grpc_gateway: GrpcGateway | None = None  # only with a gRPC port set
     workers: GatewayWorkers | None = None  # with --workers N > 1: the N-1 other gateway processes
     publisher: EndpointPublisher | None = None  # ... and the ready replicas, published for them
@@ -72,7 +77,7 @@ def build(settings: Settings, tls: ServerTLS | None = None) -> Services:
     blobs = BlobStore(data_dir / "artifacts")
     g = settings.gateway
     guard = AuthGuard(clock, g.auth_failures_per_minute, g.auth_failure_burst)
-    cache = StateCache(db, clock, guard)
+    cache = StateCache(db, clock, guard, oidc_verifier(settings, clock))
     routing = RoutingTable(settings.gateway.connections_per_replica)
     channels = ReplicaChannels() if settings.server.grpc_port else None
     count = settings.server.workers
@@ -115,9 +120,20 @@ def build(settings: Settings, tls: ServerTLS | None = None) -> Services:
         rollouts=RolloutService(db, supervisor, deployments, cache.reload, cache.prepare_reload, ready_timeout_s),
         optimizer=OptimizationService(db, blobs, clock, settings.control.optimize_timeout_s),
         clock=clock, audit=audit, audit_writer=writer, audit_process=_writer_process(settings, audit_socket),
+        sso=SsoService(db, clock, cache.reload),
         grpc_gateway=grpc_gateway, workers=workers,
         publisher=publisher,
     )
+
+
+def oidc_verifier(settings: Settings, clock: Clock) -> OidcVerifier | None:
+    """A gateway process's verifier of SSO tokens, or None when no issuer is configured."""
+    o = settings.oidc
+    issuers = oidc_issuers.parse(o.issuers)
+    if not issuers:
+        return None
+    jwks = JwksCache(issuers, clock, o.jwks_cache_s, o.jwks_refresh_s, o.http_timeout_s)
+    return OidcVerifier(jwks, clock, o.clock_skew_s, o.token_cache_size)
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:

@@ -41,7 +41,7 @@ class _Worker:
         self.db = Database(settings.database_url)  # migrated by the main process, which started first
         g = settings.gateway
         guard = AuthGuard(clock, g.auth_failures_per_minute, g.auth_failure_burst)
-        self.cache = StateCache(self.db, clock, guard)
+        self.cache = StateCache(self.db, clock, guard, services.oidc_verifier(settings, clock))
         self.routing = RoutingTable(g.connections_per_replica)
         # The main process's audit writer listens next to the control socket.
         self.writer = services.audit_writer(settings, services.audit_socket_in(Path(control_socket).parent))
@@ -79,13 +79,17 @@ class _Worker:
     async def running(self) -> Any:
         self.routing.replace_all(await asyncio.to_thread(self.reload))
         await self.writer.start()
-        poller = asyncio.get_running_loop().create_task(self.poll(), name="state poll")
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self.poll(), name="state poll"),
+                 loop.create_task(self.cache.fetch_provider_keys(), name="identity provider keys")]
         try:
             yield
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.cache.close()
             self.relay.close()
             await asyncio.to_thread(self.cache.write_last_used, self.cache.take_last_used())
             await self.writer.stop()

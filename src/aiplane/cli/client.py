@@ -1,15 +1,14 @@
-"""The CLI's HTTP client: AIPLANE_URL and AIPLANE_TOKEN, else the local data dir's admin key."""
+"""The CLI's HTTP client: AIPLANE_URL, and the credentials `aiplane.cli.credentials` chooses."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import ssl
-from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
 
+from aiplane.cli import credentials, trust
 from aiplane.domain.errors import (AiplaneError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge,
                                    QuotaExceeded, RateLimited, Unauthorized, Unavailable)
 
@@ -22,9 +21,9 @@ _BY_STATUS: dict[int, type[AiplaneError]] = {400: InvalidInput, 401: Unauthorize
 class Client:
     def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 180.0) -> None:
         self.url = (url or os.environ.get("AIPLANE_URL") or DEFAULT_URL).rstrip("/")
-        self.token = token or os.environ.get("AIPLANE_TOKEN") or _local_admin_key()
+        self.token = token or credentials.token()
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=trust())
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=trust.context())
 
     def call(self, method: str, path: str, raw: bool = False, **kwargs: Any) -> Any:
         try:
@@ -63,19 +62,6 @@ def _unreachable(url: str, exc: httpx.TransportError) -> AiplaneError:
                        "or set AIPLANE_URL.")
 
 
-def trust() -> ssl.SSLContext:
-    """What the CLI trusts for https:// URLs: the CA file AIPLANE_CA_BUNDLE names (a private CA,
-    or the certificate `aiplane up --tls-self-signed` made), else the system's CAs."""
-    bundle = os.environ.get("AIPLANE_CA_BUNDLE")
-    if not bundle:
-        return ssl.create_default_context()
-    try:
-        return ssl.create_default_context(cafile=bundle)
-    except (OSError, ssl.SSLError) as exc:
-        raise InvalidInput(f"AIPLANE_CA_BUNDLE names {bundle!r}, which is not a readable PEM file of CA certificates "
-                           f"({getattr(exc, 'strerror', None) or exc}); point it at the server's CA file.") from None
-
-
 def _error(response: httpx.Response) -> AiplaneError:
     try:
         doc = response.json()
@@ -86,10 +72,3 @@ def _error(response: httpx.Response) -> AiplaneError:
         return QuotaExceeded(str(detail))
     return _BY_STATUS.get(response.status_code, AiplaneError)(str(detail))
 
-
-def _local_admin_key() -> str | None:
-    path = Path(os.environ.get("AIPLANE_DATA_DIR", ".aiplane")) / "admin.key"
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from aiplane.cli import audit, audit_writer, deploy, keys, models, plan, predict, serve, tenants, up
+from aiplane.cli import audit, audit_writer, deploy, keys, login, models, plan, predict, serve, sso, tenants, up
 from aiplane.cli.output import errors
 from aiplane.domain.errors import AiplaneError
 
@@ -22,6 +22,9 @@ app.add_typer(tenants.app, name="tenant", help="Tenants (teams) and their quotas
 app.add_typer(keys.app, name="key", help="API keys: create (shown once), list, revoke.")
 app.add_typer(models.app, name="model", help="Model registry: register, list, show, quantize, profile.")
 app.add_typer(deploy.app, name="deploy", help="Deployments: create, update, scale, list, status, delete.")
+app.add_typer(sso.app, name="sso", help="Single sign-on: map identity-provider claims to tenants and roles.")
+app.command("login")(login.login)
+app.command("logout")(login.logout)
 app.add_typer(audit.app, name="audit", help="Audit trail: tail, export, verify (also offline), proofs.")
 
 

@@ -11,6 +11,7 @@ from aiplane.domain.clock import Clock
 from aiplane.domain.policy import Action, Principal, authorize
 from aiplane.domain.tenancy import Compliance, Tenant, parse_quota
 from aiplane.store import deployments as deployment_rows
+from aiplane.store import sso as sso_rows
 from aiplane.store import tenants as tenant_rows
 from aiplane.store.database import Database
 
@@ -91,5 +92,6 @@ class TenantService:
             tenant_rows.get(conn, name)
             for d in deployment_rows.list_all(conn, name):
                 deployment_rows.delete(conn, d.id)
+            sso_rows.delete_tenant(conn, name)  # a tenant made again later must not inherit them
             tenant_rows.delete(conn, name)
         self.on_change()

@@ -3,7 +3,8 @@
 Modelled on the Kubernetes `audit.k8s.io/v1` Event: `audit_id` (auditID), `stage`, `level`,
 `received_at` / `completed_at` (requestReceivedTimestamp / stageTimestamp), `actor` and
 `role` (user), `tenant` (namespace), `source_ip` (sourceIPs), `action` (verb), `resource`
-(objectRef), `status` and `outcome` (responseStatus). A prediction adds its deployment, model,
+(objectRef), `status` and `outcome` (responseStatus), and `user` (user.extra: the person's
+issuer, subject, email and name when the call came with an SSO token). A prediction adds its deployment, model,
 version and artifact digest, the request id, the latency, keyed HMACs of the input and the
 output (pseudonyms: equal payloads can be matched without being revealed) and a short
 decision summary. docs/audit.md shows the mapping and the log entry layout.
@@ -26,6 +27,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+
+from aiplane.domain.identity import Person
 
 STAGE = "ResponseComplete"
 STAGE_RECEIVED = "RequestReceived"  # a control call's first event, written before the change (no status yet)
@@ -58,6 +61,9 @@ class AuditEvent:
     input_hmac: str | None = None
     output_hmac: str | None = None
     decision: str | None = None
+    # A person signed in through SSO (issuer, subject, email, name); None for a key, whose
+    # id is the actor. Inside the entry, so it is hashed and signed like every other field.
+    user: Person | None = None
 
     @property
     def outcome(self) -> str:

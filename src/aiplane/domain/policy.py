@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiplane.domain.errors import Forbidden
 from aiplane.domain.roles import Role
+
+if TYPE_CHECKING:
+    from aiplane.domain.identity import Person
 
 
 class Action(str, enum.Enum):
@@ -31,6 +35,7 @@ class Action(str, enum.Enum):
     AUDIT_READ = "audit.read"
     COST_READ = "cost.read"
     PLAN = "plan"  # the planner reads no tenant data: any valid key may plan
+    SSO_MANAGE = "sso.manage"  # the claim -> (tenant, role) mappings: platform-admins only
 
 
 _TENANT_ADMIN = frozenset(
@@ -73,15 +78,21 @@ GRANTABLE_BY_TENANT_ADMIN = frozenset({Role.TENANT_ADMIN, Role.DEPLOYER, Role.PR
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller: which key, which role, bound to which tenant (None = all)."""
+    """The authenticated caller: which key, which role, bound to which tenant (None = all).
+
+    A person signed in through SSO is one too, for one call: `key_id` is their actor id, `role`
+    the strongest of the roles their mappings give in `tenant` and `roles` the others (the
+    union counts), `user` who they are (aiplane.domain.identity builds it)."""
 
     key_id: str
     role: Role
     tenant: str | None
     rate_limit: float | None = None  # the key's own requests per second, when it has one
+    roles: frozenset[Role] = frozenset()  # SSO: further roles held in the same tenant
+    user: Person | None = None  # SSO: the person; None for a key
 
     def may(self, action: Action) -> bool:
-        return action in ALLOWED[self.role]
+        return action in ALLOWED[self.role] or (bool(self.roles) and any(action in ALLOWED[r] for r in self.roles))
 
     def sees(self, tenant: str) -> bool:
         return self.tenant is None or self.tenant == tenant
@@ -167,6 +178,9 @@ ROUTES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/promote"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
     ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/rollback"): _p(Action.DEPLOYMENT_WRITE, Scope.PATH),
     ("POST", "/api/v1/plan"): _p(Action.PLAN, Scope.PLATFORM),
+    ("POST", "/api/v1/sso/mappings"): _p(Action.SSO_MANAGE, Scope.PLATFORM),
+    ("GET", "/api/v1/sso/mappings"): _p(Action.SSO_MANAGE, Scope.PLATFORM),
+    ("DELETE", "/api/v1/sso/mappings/{mapping_id}"): _p(Action.SSO_MANAGE, Scope.PLATFORM),
     # The audit trail: a tenant-bound key reads only its tenant's events (the service narrows
     # OWN routes to them); erasure, retention and pruning change what is kept.
     ("GET", "/api/v1/audit"): _p(Action.AUDIT_READ, Scope.QUERY),

@@ -19,6 +19,7 @@ from aiplane.gateway import access, repository
 from aiplane.gateway.auditing import PredictionAuditor
 from aiplane.gateway.forwarding import Answer, RoutingTable
 from aiplane.gateway.limiting import RequestLimits
+from aiplane.gateway.oidc import KeysNeeded
 from aiplane.gateway.state import Route, StateCache
 
 Scope = dict[str, Any]
@@ -86,7 +87,10 @@ class Gateway:
         if matched is None:
             raise NotFound(f"no route for {scope['method']} {path}; see the Open Inference Protocol routes.")
         template, rule, params = matched
-        principal = self.cache.authenticate(authorization, _client(scope), "data")
+        try:
+            principal = self.cache.authenticate(authorization, _client(scope), "data", named_tenant)
+        except KeysNeeded:  # a JWT whose issuer's keys must be fetched first (rare: see gateway.oidc)
+            principal = await self.cache.authenticate_slowly(authorization, _client(scope), "data", named_tenant)
         access.check_role(principal, rule)
         tenant = access.tenant_of(principal, named_tenant)
         if template == "/v2":

@@ -61,7 +61,7 @@ class PredictionAuditor:
             request_id=audit_id if request_id is None else request_id,
             latency_ms=round((self.clock.monotonic() - started[1]) * 1000, 3),
             input_hmac=hmac.digest(self.key, body, "sha256").hex(),
-            output_hmac=hmac.digest(self.key, answer, "sha256").hex(), decision=decision,
+            output_hmac=hmac.digest(self.key, answer, "sha256").hex(), decision=decision, user=principal.user,
         )
         try:
             await self.writer.record(event, payload_bytes(body, answer) if keep else None)

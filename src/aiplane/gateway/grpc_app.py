@@ -96,14 +96,14 @@ class GrpcGateway:
 
     async def server_metadata(self, method: str, request: bytes, context: Context) -> bytes:
         try:
-            self._caller(method, context)
+            await self._caller(method, context)
         except AiplaneError as exc:
             return await _abort(context, exc)
         return _SERVER
 
     async def forward(self, method: str, request: bytes, context: Context) -> bytes:
         try:
-            principal, route, target, _ = self._admit(method, request, context)
+            principal, route, target, _ = await self._admit(method, request, context)
             self._limit(principal, route)
         except AiplaneError as exc:
             return await _abort(context, exc)
@@ -122,7 +122,7 @@ class GrpcGateway:
         return answer
 
     async def _infer(self, method: str, request: bytes, context: Context) -> tuple[grpc.StatusCode, bytes, str]:
-        principal, route, target, request_id = self._admit(method, request, context)
+        principal, route, target, request_id = await self._admit(method, request, context)
         audit = self.audit
         if audit is None:
             self._limit(principal, route)
@@ -153,7 +153,7 @@ class GrpcGateway:
         self.limits.check(principal.key_id, principal.rate_limit, route.tenant, route.name, route.deployment_id,
                           route.rate_limit)
 
-    def _caller(self, method: str, context: Context) -> tuple[Principal, str]:
+    async def _caller(self, method: str, context: Context) -> tuple[Principal, str]:
         authorization = named = None
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":
@@ -162,14 +162,14 @@ class GrpcGateway:
                 named = str(value)
         if not authorization:
             raise Unauthorized("no API key was sent; send the metadata 'authorization: Bearer <key>'.")
-        principal = self.cache.authenticate(authorization, _client(context), "data")
+        principal = await self.cache.authenticate_slowly(authorization, _client(context), "data", named)
         access.check_role(principal, self.rules[method])
         return principal, access.tenant_of(principal, named, "the x-aiplane-tenant metadata")
 
-    def _admit(self, method: str, request: bytes, context: Context) -> tuple[Principal, Route, Route, str | None]:
+    async def _admit(self, method: str, request: bytes, context: Context) -> tuple[Principal, Route, Route, str | None]:
         """The caller, the deployment's route (for limits), the version chosen (the stable route
         or its canary) and the request id."""
-        principal, tenant = self._caller(method, context)
+        principal, tenant = await self._caller(method, context)
         fields = wire.strings(request, _REQUEST_FIELDS, method + "Request")
         name = fields.get(_NAME)
         if not name:

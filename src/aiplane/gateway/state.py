@@ -11,15 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from aiplane.domain import keys, rollout
+from aiplane.domain import identity, keys, rollout
 from aiplane.domain.deployments import Deployment
 from aiplane.domain.clock import Clock
-from aiplane.domain.errors import Unauthorized
+from aiplane.domain.errors import AiplaneError, Unauthorized
+from aiplane.domain.identity import ClaimMapping
 from aiplane.domain.keys import KeyRecord
 from aiplane.domain.policy import Principal
+from aiplane.gateway import oidc
 from aiplane.gateway.limiting import AuthGuard
+from aiplane.gateway.oidc import KeysNeeded, OidcVerifier, Verified
 from aiplane.store import deployments as deployment_rows
 from aiplane.store import keys as key_rows
+from aiplane.store import sso as sso_rows
 from aiplane.store import tenants as tenant_rows
 from aiplane.store.database import Database
 
@@ -57,12 +61,15 @@ def _route(d: Deployment, rate_limit: float | None) -> Route:
 
 
 class StateCache:
-    def __init__(self, db: Database, clock: Clock, guard: AuthGuard | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock, guard: AuthGuard | None = None,
+                 oidc: OidcVerifier | None = None) -> None:
         self.db = db
         self.clock = clock
         self.guard = guard
+        self.oidc = oidc  # None: SSO is off, bearer tokens are API keys only
         self.generation = -1
         self._keys: dict[str, KeyRecord] = {}
+        self._mappings: list[ClaimMapping] = []
         self._routes: dict[tuple[str, str], Route] = {}
         self._last_used: dict[str, datetime] = {}
 
@@ -78,11 +85,12 @@ class StateCache:
             records = key_rows.list_all(conn)
             deployments = deployment_rows.list_all(conn)
             rates = {t.name: t.quota.rate_limit for t in tenant_rows.list_all(conn)}
+            mappings = sso_rows.list_all(conn)
         found = {k.key_id: k for k in records}
         routes = {(d.tenant, d.name): _route(d, rates.get(d.tenant)) for d in deployments}
 
         def install() -> None:
-            self._keys, self._routes, self.generation = found, routes, generation
+            self._keys, self._routes, self._mappings, self.generation = found, routes, mappings, generation
 
         return install
 
@@ -92,39 +100,75 @@ class StateCache:
             return True
         return False
 
-    def authenticate(self, authorization: str | None, client: str | None = None, plane: str = "control") -> Principal:
-        """The principal behind an `Authorization: Bearer <key>` header, or Unauthorized.
+    def authenticate(self, authorization: str | None, client: str | None = None, plane: str = "control",
+                     tenant: str | None = None, refreshed: bool = False) -> Principal:
+        """The principal behind an `Authorization: Bearer <key or JWT>` header, or Unauthorized.
 
         Credentials that are present but wrong count against `client`'s failed-authentication
-        budget; once it is spent, RateLimited comes before any key is looked at.
+        budget; once it is spent, RateLimited comes before any key is looked at. `tenant` is
+        the tenant the call names, which decides the roles of a person signed in through SSO
+        (a key's tenant is its own). KeysNeeded (aiplane.gateway.oidc) asks the caller to await
+        `refresh_keys` and call again with `refreshed=True`; `authenticate_slowly` does both.
         """
         if not authorization:
             raise Unauthorized("no API key was sent; send 'Authorization: Bearer <key>'.")
         if self.guard is not None:
             self.guard.check(client)
         try:
-            principal = self._principal(authorization)
+            principal = self._principal(authorization, tenant, refreshed)
         except Unauthorized as exc:
             if self.guard is not None:
                 token = authorization.partition(" ")[2].strip()
                 self.guard.failed(client, keys.key_id_of(token), plane, exc.message)
             raise
-        self._last_used[principal.key_id] = self.clock.now()
+        if principal.user is None:
+            self._last_used[principal.key_id] = self.clock.now()
         return principal
 
-    def identify(self, authorization: str | None) -> Principal | None:
-        """Who the header names, or None; no side effects (for records such as the audit
-        trail, never for access decisions)."""
+    async def authenticate_slowly(self, authorization: str | None, client: str | None = None,
+                                  plane: str = "control", tenant: str | None = None) -> Principal:
+        """`authenticate`, fetching an identity provider's keys first when the token needs them."""
         try:
-            return self._principal(authorization) if authorization else None
-        except Unauthorized:
+            return self.authenticate(authorization, client, plane, tenant)
+        except KeysNeeded as need:
+            await self.refresh_keys(need)
+            return self.authenticate(authorization, client, plane, tenant, refreshed=True)
+
+    async def refresh_keys(self, need: KeysNeeded) -> None:
+        if self.oidc is not None:
+            await self.oidc.jwks.refresh(need.issuer)
+
+    async def fetch_provider_keys(self) -> None:
+        """Fetch every identity provider's keys once (at start, so the first sign-in need not wait)."""
+        if self.oidc is not None:
+            await self.oidc.jwks.refresh_all()
+
+    async def close(self) -> None:
+        if self.oidc is not None:
+            await self.oidc.jwks.close()
+
+    async def identify(self, authorization: str | None, tenant: str | None = None) -> Principal | None:
+        """Who the header names, or None; no failure is counted (for records such as the audit
+        trail, never for access decisions). It fetches a provider's keys when the token needs
+        them, so the record and the access decision see the same keys."""
+        if not authorization:
+            return None
+        try:
+            try:
+                return self._principal(authorization, tenant, False)
+            except KeysNeeded as need:
+                await self.refresh_keys(need)
+                return self._principal(authorization, tenant, True)
+        except AiplaneError:
             return None
 
-    def _principal(self, authorization: str) -> Principal:
+    def _principal(self, authorization: str, tenant: str | None, refreshed: bool) -> Principal:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("the Authorization header must read 'Bearer <key>'.")
         token = token.strip()
+        if self.oidc is not None and oidc.looks_like_jwt(token):
+            return self._signed_in(self.oidc.verify(token, refreshed), tenant)
         key_id = keys.key_id_of(token)
         record = self._keys.get(key_id) if key_id else None
         # Hash and compare even for an unknown key id, so timing does not tell which ids exist.
@@ -132,6 +176,20 @@ class StateCache:
         if record is None or not ok or not record.usable_at(self.clock.now()):
             raise Unauthorized("the API key is unknown, revoked or expired; ask an admin for a new one.")
         return Principal(key_id=record.key_id, role=record.role, tenant=record.tenant, rate_limit=record.rate_limit)
+
+    def _signed_in(self, verified: Verified, tenant: str | None) -> Principal:
+        """The principal of a verified token for a call naming `tenant`, from the mapping table
+        as it is now (grants are worked out again after any change to it)."""
+        if verified.generation != self.generation:
+            verified.grants = identity.grants_for(verified.claims, self._mappings)
+            verified.principals.clear()
+            verified.generation = self.generation
+        principal = verified.principals.get(tenant)
+        if principal is None:
+            if len(verified.principals) >= 16:  # tenants are named by the caller: keep it bounded
+                verified.principals.clear()
+            principal = verified.principals[tenant] = identity.narrow(verified.person, verified.grants, tenant)
+        return principal
 
     def route(self, tenant: str, name: str) -> Route | None:
         return self._routes.get((tenant, name))

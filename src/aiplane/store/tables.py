@@ -131,6 +131,21 @@ replica_endpoints = sa.Table(
     sa.Column("socket", sa.String(255), primary_key=True),
 )
 
+# Who a person signed in through SSO is: a token whose `claim` holds `value` gets `role` in
+# `tenant` (NULL: a platform role). Managed by platform-admins (migration 0002_sso_mappings);
+# a change bumps the state generation, so every gateway process sees it within a poll.
+sso_mappings = sa.Table(
+    "sso_mappings", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("claim", sa.String(64), nullable=False),
+    sa.Column("value", sa.String(255), nullable=False),
+    sa.Column("tenant", sa.String(63), nullable=True, index=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("created_at", _tz, nullable=False),
+    sa.Column("created_by", sa.String(32), nullable=True),
+    sa.UniqueConstraint("claim", "value", "tenant", "role", name="uq_sso_mappings"),
+)
+
 # The audit log (append-only): one row per entry, `seq` is its leaf position in the Merkle
 # tree. `entry` holds the exact bytes that were hashed; retention may set it (and `payload`)
 # to NULL while `leaf_hash` stays, so the tree and the chain remain verifiable.

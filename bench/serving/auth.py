@@ -7,6 +7,7 @@ token is cached by its hash, so the JWT rounds should cost what the key rounds c
 within 5%).
 
     .venv/bin/python bench/serving/auth.py [--duration 8] [--conns 32] [--reps 3]
+    .venv/bin/python bench/serving/auth.py --key-only --src OTHER_CHECKOUT/src   # the key path of other code
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ def _wrk(url: str, body: Path, auth: Path, conns: int, seconds: int, out: Path) 
     doc = json.loads(out.read_text())
     if sum(doc["errors"].values()):
         sys.exit(f"wrk saw errors: {doc['errors']} (is the token mapped?)")
-    return {"rps": doc["requests"] / (doc["duration_us"] / 1e6), "p50_ms": doc["latency"]["p50"] / 1000,
-            "p99_ms": doc["latency"]["p99"] / 1000}
+    return {"rps": doc["requests"] / (doc["duration_us"] / 1e6), "p50_ms": doc["latency_us"]["p50"] / 1000,
+            "p99_ms": doc["latency_us"]["p99"] / 1000}
 
 
 def main() -> None:
@@ -101,6 +102,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8)
     parser.add_argument("--conns", type=int, default=32)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--src", type=Path, default=ROOT / "src", help="the aiplane code to run")
+    parser.add_argument("--key-only", action="store_true", help="only the API key (code without SSO)")
     args = parser.parse_args()
     from joserfc import jwt
     from joserfc.jwk import RSAKey
@@ -110,7 +113,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="aiplane-auth-bench-"))
     port = _port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIPLANE_")}
-    env.update(PYTHONPATH=str(ROOT / "src"), AIPLANE_OIDC_ISSUERS=json.dumps([{"issuer": issuer, "audience": "aiplane"}]))
+    env.update(PYTHONPATH=str(args.src), AIPLANE_OIDC_ISSUERS=json.dumps([{"issuer": issuer, "audience": "aiplane"}]))
     up = subprocess.Popen([sys.executable, "-m", "aiplane", "up", "--port", str(port), "--data-dir", str(work / "data")],
                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -125,8 +128,9 @@ def main() -> None:
         _cli(cli, "tenant", "create", "bench", "--cpus", "4", "--memory", "8Gi")
         _cli(cli, "model", "register", "bench/bc", str(_model(work)))
         _cli(cli, "deploy", "create", "bench/bc", "--model", "bc:1")
-        _cli(cli, "sso", "map", "--claim", "groups", "--value", "bench-predictors", "--tenant", "bench",
-             "--role", "predictor")
+        if not args.key_only:
+            _cli(cli, "sso", "map", "--claim", "groups", "--value", "bench-predictors", "--tenant", "bench",
+                 "--role", "predictor")
         secret = json.loads(_cli(cli, "key", "create", "--tenant", "bench", "--role", "predictor", "-o", "json"))
         (work / "key.auth").write_text(secret["secret"] + "\n")
         now = int(time.time())
@@ -135,14 +139,15 @@ def main() -> None:
                                                               "groups": ["bench-predictors"]}, key)
         (work / "jwt.auth").write_text(token + "\n")
         infer = url + "/v2/models/bc/infer"
-        results: dict[str, list[dict[str, float]]] = {"API key": [], "JWT (SSO)": []}
+        credentials = [("API key", work / "key.auth")] + ([] if args.key_only else [("JWT (SSO)", work / "jwt.auth")])
+        results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in credentials}
         for rep in range(args.reps):
-            for name, auth in (("API key", work / "key.auth"), ("JWT (SSO)", work / "jwt.auth")):
+            for name, auth in credentials:
                 _wrk(infer, work / "body.json", auth, args.conns, 2, work / "warm.json")
                 results[name].append(_wrk(infer, work / "body.json", auth, args.conns, args.duration,
-                                          work / f"{rep}.json"))
+                                          work / f"{name[:3]}{rep}.json"))
         base = statistics.median(r["rps"] for r in results["API key"])
-        print(f"\n{args.conns} connections, {args.duration} s x {args.reps} rounds each, alternating; medians\n")
+        print(f"\ncode: {args.src}; {args.conns} connections, {args.duration} s x {args.reps} rounds each, alternating; medians\n")
         print("| credential | requests/s | p50 ms | p99 ms | vs key |")
         print("|---|---:|---:|---:|---:|")
         for name, runs in results.items():

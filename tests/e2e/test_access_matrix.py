@@ -42,6 +42,10 @@ class World:
         doc = self.admin.post("/api/v1/keys", json={"role": "predictor", "tenant": tenant}).json()
         return str(doc["key_id"])
 
+    def sacrificial_mapping(self, tenant: str) -> int:
+        body = {"claim": "groups", "value": f"g{next(self.counter)}", "tenant": tenant, "role": "predictor"}
+        return int(self.admin.post("/api/v1/sso/mappings", json=body).json()["id"])
+
     def sacrificial_tenant(self) -> str:
         name = f"gone{next(self.counter)}"
         assert self.admin.post("/api/v1/tenants", json={"name": name}).status_code == 201
@@ -133,6 +137,11 @@ PROBES: dict[tuple[str, str], Prober] = {
         "POST", f"/api/v1/tenants/{t}/deployments/dep-{t}/promote", 409, {}),
     ("POST", "/api/v1/tenants/{tenant}/deployments/{name}/rollback"): lambda w, t, ok: Probe(
         "POST", f"/api/v1/tenants/{t}/deployments/dep-{t}/rollback", 409, {}),
+    ("POST", "/api/v1/sso/mappings"): lambda w, t, ok: Probe("POST", "/api/v1/sso/mappings", 201, {"json": {
+        "claim": "groups", "value": f"p{next(w.counter)}", "tenant": t, "role": "predictor"}}),
+    ("GET", "/api/v1/sso/mappings"): _get("/api/v1/sso/mappings"),
+    ("DELETE", "/api/v1/sso/mappings/{mapping_id}"): lambda w, t, ok: Probe(
+        "DELETE", f"/api/v1/sso/mappings/{w.sacrificial_mapping(t)}", 204, {}),
     ("POST", "/api/v1/plan"): lambda w, t, ok: Probe("POST", "/api/v1/plan", 200, {"json": PORTFOLIO}),
     ("GET", "/api/v1/audit"): lambda w, t, ok: Probe("GET", "/api/v1/audit", 200, {"params": {"tenant": t}}),
     ("GET", "/api/v1/audit/export"): lambda w, t, ok: Probe("GET", "/api/v1/audit/export", 200,

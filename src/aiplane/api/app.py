@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI
@@ -251,6 +252,9 @@ async def _seed_demo(svc: services.Services) -> Banner:
     url = _url(svc)
     body = ('{"inputs":[{"name":"input","shape":[1,8],"datatype":"FP32","data":'
             + str(demo.SAMPLE_ROW).replace(" ", "") + "}]}")
-    curl = (f"curl -s -H 'Authorization: Bearer {keys.predictor}' -H 'Content-Type: application/json' "
+    cert = svc.settings.server.tls_cert
+    # A self-signed certificate (made in DATA_DIR/tls) is its own CA file: curl trusts it so.
+    trust = f"--cacert {cert} " if cert and Path(cert).parent == data_dir / "tls" else ""
+    curl = (f"curl -s {trust}-H 'Authorization: Bearer {keys.predictor}' -H 'Content-Type: application/json' "
             f"-d '{body}' {url}/v2/models/{demo.DEPLOYMENT}/infer")
     return Banner(url, _admin_key(svc), str(svc.admin_key_file), keys.predictor, curl, _grpc_address(svc))

@@ -132,7 +132,7 @@ replica_endpoints = sa.Table(
 )
 
 # Who a person signed in through SSO is: a token whose `claim` holds `value` gets `role` in
-# `tenant` (NULL: a platform role). Managed by platform-admins (migration 0002_sso_mappings);
+# `tenant` (NULL: a platform role). Managed by platform-admins (migration 0005_sso_mappings);
 # a change bumps the state generation, so every gateway process sees it within a poll.
 sso_mappings = sa.Table(
     "sso_mappings", metadata,

@@ -1,14 +1,14 @@
 """SSO: the table mapping identity-provider claims to (tenant, role).
 
-Revision ID: 0002_sso_mappings
-Revises: 0001
+Revision ID: 0005_sso_mappings
+Revises: 0004_model_lineage
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_sso_mappings"
-down_revision = "0001"
+revision = "0005_sso_mappings"
+down_revision = "0004_model_lineage"
 branch_labels = None
 depends_on = None
 

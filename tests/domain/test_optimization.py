@@ -14,8 +14,8 @@ def test_an_accuracy_drop_over_the_limit_is_refused_saying_by_how_much():
     assert q.metric is Metric.ACCURACY and q.drop == pytest.approx(0.03)
     message = optimization.refusal(q, 0.01, "version 1")
     assert message == ("the INT8 version's accuracy is 0.9200 against 0.9500 for version 1, a drop of 3.00 points, "
-                       "2.00 over --max-accuracy-drop 1 points; nothing was registered (give --calibration data "
-                       "or allow a larger drop).")
+                       "2.00 over --max-accuracy-drop 1 points; nothing was registered (give representative "
+                       "--calibration data or allow a larger drop).")
 
 
 def test_a_drop_within_the_limit_and_a_gain_pass():

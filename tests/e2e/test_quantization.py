@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -119,6 +120,17 @@ def test_bad_input_is_one_sentence_and_registers_nothing(world: World, quantized
     with world.platform.http(world.platform.admin_key) as client:
         response = client.post(f"/api/v1/tenants/{TENANT}/models/mlp/versions/2/quantize")
     assert response.status_code == 400 and response.json()["detail"].startswith("the model is already quantized")
+
+
+def test_an_accuracy_drop_over_the_gate_is_refused_saying_by_how_much(world: World, tmp_path: Path):
+    before = world.versions("mlp")
+    skewed = tmp_path / "skewed.npz"  # activations calibrated 100x too wide: INT8 steps too coarse
+    np.savez(skewed, input=world.mlp.x[:200] * 100)
+    message = world.fails("model", "quantize", f"{TENANT}/mlp:1", "--calibration", str(skewed))
+    assert re.fullmatch(r"the INT8 version's accuracy is 0\.\d{4} against 0\.\d{4} for version 1, a drop of "
+                        r"\d+\.\d\d points, \d+\.\d\d over --max-accuracy-drop 1 points; nothing was registered "
+                        r"\(give representative --calibration data or allow a larger drop\)\.", message), message
+    assert world.versions("mlp") == before
 
 
 def test_profile_of_the_demo_model_shows_the_advice_and_its_cost(world: World):

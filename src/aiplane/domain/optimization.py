@@ -62,10 +62,10 @@ def refusal(q: Quality, max_drop: float, parent: str) -> str | None:
     if q.metric is Metric.ACCURACY:
         return (f"the INT8 version's accuracy is {q.after:.4f} against {q.before:.4f} for {parent}, a drop of "
                 f"{drop * 100:.2f} points, {over * 100:.2f} over --max-accuracy-drop {max_drop * 100:g} points; "
-                "nothing was registered (give --calibration data or allow a larger drop).")
+                "nothing was registered (give representative --calibration data or allow a larger drop).")
     return (f"the INT8 version's outputs have a mean cosine similarity of {q.after:.4f} to {parent}'s, a drop of "
             f"{drop:.4f}, {over:.4f} over --max-accuracy-drop {max_drop:g}; nothing was registered "
-            "(give --calibration data or allow a larger drop).")
+            "(give representative --calibration data or allow a larger drop).")
 
 
 def summary(q: Quality, max_drop: float) -> str:

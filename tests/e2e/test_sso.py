@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import grpc
 import httpx
 import pytest
 
 from tests import openid
-from tests.conftest import Platform, TrainedModel, run_cli
+from tests.conftest import Platform, TrainedModel, free_port
 
 pytestmark = pytest.mark.serial
 
@@ -40,8 +41,9 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
 
 class World:
     def __init__(self, platform: Platform, idp: openid.OpenIdProvider, second: openid.OpenIdProvider,
-                 body: dict[str, Any]) -> None:
+                 body: dict[str, Any], grpc_port: int) -> None:
         self.platform, self.idp, self.second, self.body = platform, idp, second, body
+        self.grpc_address = f"127.0.0.1:{grpc_port}"
 
     def call(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
         with self.platform.http(token) as client:
@@ -61,7 +63,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, trained_model: TrainedModel)
     second = openid.OpenIdProvider(folder / "second", {"mallory": {"groups": ["clinical-admins"]}})
     second.keys = [openid.new_key(idp.keys[0].kid)]  # the same kid as the first provider's key
     second.start()
-    p = Platform(folder / "data", issuers_env(idp, second))
+    grpc_port = free_port()
+    p = Platform(folder / "data", issuers_env(idp, second), args=("--grpc-port", str(grpc_port)))
     try:
         p.start()
         with p.http(p.admin_key) as admin:  # the set-up over HTTP: a CLI process per step would cost seconds
@@ -76,7 +79,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, trained_model: TrainedModel)
             _ok(p.cli("deploy", "create", f"{tenant}/bc", "--model", "bc:1"))
         body = {"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP32",
                             "data": trained_model.x[:1].ravel().tolist()}]}
-        yield World(p, idp, second, body)
+        yield World(p, idp, second, body, grpc_port)
     finally:
         p.stop()
         p.kill_everything()
@@ -204,6 +207,20 @@ def test_jwt_on_the_data_plane_beside_keys_and_the_tenant_it_acts_in(world: Worl
     assert unnamed.status_code == 400 and "X-Aiplane-Tenant" in unnamed.json()["error"]
     assert world.call("POST", "/v2/models/bc/infer", bob, json=world.body,
                       headers={"X-Aiplane-Tenant": "clinical"}).status_code == 403  # an auditor there
+
+
+def test_jwt_on_the_grpc_data_plane_as_on_http(world: World):
+    alice = world.idp.device_token("alice")["access_token"]
+    carol = world.idp.device_token("carol")["access_token"]
+    with grpc.insecure_channel(world.grpc_address) as channel:
+        ready = channel.unary_unary("/inference.GRPCInferenceService/ModelReady")
+        request = b"\x0a\x02bc"  # ModelReadyRequest(name="bc"), as raw bytes
+        assert ready(request, metadata=(("authorization", "Bearer " + alice),)) == b"\x08\x01"
+        for token, code in ((carol, grpc.StatusCode.PERMISSION_DENIED),
+                            (world.idp.mint({"groups": ["clinical-admins"]}, ttl=-600), grpc.StatusCode.UNAUTHENTICATED)):
+            with pytest.raises(grpc.RpcError) as refused:
+                ready(request, metadata=(("authorization", "Bearer " + token),))
+            assert refused.value.code() is code and refused.value.details().endswith(".")
 
 
 def test_claims_that_map_to_nothing_get_403_with_a_sentence(world: World):

@@ -18,12 +18,13 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
+from aiplane.control import audit_files
 from aiplane.control.audit import AuditService
 from aiplane.crypto.envelope import Envelope
 from aiplane.crypto.signing import Signer
 from aiplane.domain.audit import AuditEvent
 from aiplane.domain.clock import SystemClock
-from aiplane.domain.errors import Forbidden, Unavailable
+from aiplane.domain.errors import Forbidden, NotFound, Unavailable
 from aiplane.domain.policy import Principal
 from aiplane.domain.roles import Role
 from aiplane.domain.audit import payload_bytes
@@ -169,6 +170,16 @@ def _tamper(db: Database, how: str) -> None:
                 text=text.replace("size 20", "size 19")))
         elif how == "checkpoint-removed":
             conn.execute(audit_checkpoints.delete().where(audit_checkpoints.c.size == 20))
+        elif how.startswith("column-"):  # one indexed column beside the signed entry
+            column, value = _EDITS[how]
+            conn.execute(audit_log.update().where(c.seq == 9).values({column: value}))
+
+
+_EDITS: dict[str, tuple[str, Any]] = {
+    "column-tenant": ("tenant", "beta"), "column-tenant-cleared": ("tenant", None), "column-actor": ("actor", "key2"),
+    "column-action": ("action", "deploy.delete"), "column-deployment": ("deployment", "other"),
+    "column-time": ("created_at", datetime(2020, 1, 1, tzinfo=timezone.utc)), "column-audit-id": ("audit_id", "w-x"),
+}
 
 
 @pytest.mark.parametrize("how,position,words", [
@@ -180,6 +191,13 @@ def _tamper(db: Database, how: str) -> None:
     ("truncated", 35, "truncated"),
     ("checkpoint-altered", 0, "invalid signature"),
     ("checkpoint-removed", 0, "does not follow"),
+    ("column-tenant", 9, "stored tenant is 'beta' but the signed entry says 'alpha'"),
+    ("column-tenant-cleared", 9, "stored tenant is none"),
+    ("column-actor", 9, "stored actor is 'key2'"),
+    ("column-action", 9, "stored action"),
+    ("column-deployment", 9, "stored deployment"),
+    ("column-time", 9, "stored time is '2020-01-01T00:00:00+00:00'"),
+    ("column-audit-id", 9, "stored audit_id is 'w-x' but the signed entry says 'w-9'"),
 ])
 def test_tampering_with_the_database_is_found_at_the_first_bad_position(service: AuditService, how: str,
                                                                         position: int, words: str):
@@ -230,6 +248,40 @@ def test_tenant_keys_read_only_their_tenant(service: AuditService):
         service.query(beta, Filters(tenant="alpha"), 10)
     with pytest.raises(Forbidden):
         service.query(Principal("p", Role.PREDICTOR, "beta"), Filters(), 10)
+
+
+def test_a_row_moved_to_another_tenant_in_the_database_stays_out_of_its_view_and_fails_verify(
+        service: AuditService, tmp_path: Path):
+    record(service.db, [event(0), event(1, tenant="beta"), event(2)])
+    service.checkpoint()
+    with service.db.write(bump_generation=False) as conn:  # an insider moves alpha's event 2 to beta
+        conn.execute(audit_log.update().where(audit_log.c.seq == 2).values(tenant="beta"))
+    report = service.verify(ADMIN)
+    assert not report.ok and report.first_bad_position == 2 and "stored tenant is 'beta'" in (report.problem or "")
+    beta = Principal("k", Role.AUDITOR, "beta")
+    assert [e["audit_id"] for e in service.query(beta, Filters(), 10)] == ["w-1"]
+    assert [e["audit_id"] for e in service.query(ADMIN, Filters(tenant="beta"), 10)] == ["w-1"]
+    lines = b"".join(service.export_jsonl(beta, Filters())).splitlines()
+    assert b"w-2" not in b"".join(lines) and lines[-1].endswith(b'"entry":null}')
+    assert b"w-2" not in b"".join(service.export_csv(beta, Filters()))
+    with pytest.raises(NotFound):
+        service.inclusion_proof(beta, "w-2")
+
+
+def test_an_export_of_one_tenant_that_shows_another_tenants_event_fails_offline(service: AuditService,
+                                                                                 tmp_path: Path):
+    record(service.db, [event(0, tenant="beta"), event(1), event(2, tenant="beta")])
+    service.checkpoint()
+    lines = b"".join(service.export_jsonl(ADMIN, Filters())).splitlines(keepends=True)
+    header = orjson.loads(lines[0])
+    export = tmp_path / "beta.jsonl"
+    export.write_bytes(orjson.dumps(header | {"tenant": "beta"}) + b"\n" + b"".join(lines[1:]))
+    report, _ = audit_files.verify_export(export)
+    assert not report.ok and report.first_bad_position == 1, report
+    assert "belongs to tenant 'alpha', but this is an export of tenant 'beta'" in (report.problem or "")
+    honest = tmp_path / "honest.jsonl"
+    honest.write_bytes(b"".join(service.export_jsonl(Principal("k", Role.AUDITOR, "beta"), Filters())))
+    assert audit_files.verify_export(honest)[0].ok
 
 
 def test_events_a_client_sent_before_closing_are_committed(db: Database, service: AuditService):

@@ -4,6 +4,10 @@ Scope: a key bound to a tenant reads only that tenant's events; a platform key (
 auditor created without a tenant) reads every event, including platform actions (no tenant).
 Exports always cover the whole tree: events the caller may not see, or that the filters
 leave out, appear as their leaf hash only, so any export verifies on its own.
+
+The indexed columns only find candidate rows: an event is shown when its signed entry matches
+the scope and the filters too, so a column edited in the database (which `verify` reports)
+never moves an event into another tenant's view.
 """
 
 from __future__ import annotations
@@ -86,7 +90,8 @@ class AuditService:
             raise InvalidInput(f"limit {limit} is out of range; use 1 to {MAX_QUERY}.")
         with self.db.read() as conn:
             rows = audit_rows.query(conn, filters, limit, after, newest_first)
-        return [_event(seq, entry, kept) for seq, entry, kept in rows]
+        events = (_event(seq, entry, kept) for seq, entry, kept in rows)
+        return [e for e in events if e.get("pruned") or _agrees(e, filters)]
 
     def export_jsonl(self, who: Principal, filters: Filters) -> Iterator[bytes]:
         filters = replace(filters, tenant=self._scope(who, filters.tenant))
@@ -94,16 +99,18 @@ class AuditService:
             texts = audit_rows.checkpoints(conn)
             size = audit_rows.head(conn).size
             shown = audit_rows.matching_positions(conn, filters)
+            check = filters != Filters()
             yield orjson.dumps({"format": EXPORT_FORMAT, "public_key": self.public_key_pem(), "size": size,
                                 "exported_at": self.clock.now().isoformat(), "tenant": filters.tenant}) + b"\n"
             for text in texts:
                 yield orjson.dumps({"checkpoint": text}) + b"\n"
             rows = audit_rows.stream(conn)
             try:
-                for seq, leaf, entry in rows:
+                for seq, leaf, entry, _ in rows:
                     if seq >= size:
                         break
-                    shown_entry = _embedded(entry) if entry is not None and seq in shown else b"null"
+                    show = entry is not None and seq in shown and (not check or _agrees(orjson.loads(entry), filters))
+                    shown_entry = _embedded(entry) if show and entry is not None else b"null"
                     yield b'{"seq":%d,"leaf_hash":"%s","entry":%s}\n' % (seq, leaf.hex().encode(), shown_entry)
             finally:
                 rows.close()
@@ -118,11 +125,11 @@ class AuditService:
             with self.db.read() as conn:
                 rows = audit_rows.query(conn, filters, MAX_QUERY, after)
             for seq, entry, _ in rows:
-                if entry is not None:
-                    row = audit.decode_entry(entry)
-                    if row.get("user") is not None:  # an SSO caller: one column, as JSON
-                        row["user"] = orjson.dumps(row["user"]).decode()
-                    writer.writerow(row)
+                doc = audit.decode_entry(entry) if entry is not None else None
+                if doc is not None and _agrees(doc, filters):
+                    if doc.get("user") is not None:  # an SSO caller: one column, as JSON
+                        doc["user"] = orjson.dumps(doc["user"]).decode()
+                    writer.writerow(doc)
             yield out.getvalue().encode()
             out.seek(0)
             out.truncate()
@@ -135,7 +142,7 @@ class AuditService:
         with self.db.read() as conn:
             cps = [checkpoints.parse(t) for t in audit_rows.checkpoints(conn)]
             verifier = self.signer.verifier
-            rows = audit_rows.stream(conn)
+            rows = audit_rows.stream(conn, columns=True)
             try:
                 return verification.verify(rows, cps, verifier.check, verifier.key_id)
             finally:
@@ -154,7 +161,7 @@ class AuditService:
         authorize(who, Action.AUDIT_READ)
         with self.db.read() as conn:
             row = audit_rows.find(conn, audit_id)
-            if row is None or not who.sees(row["tenant"] or ""):
+            if row is None or not who.sees(_signed_tenant(row) or ""):
                 raise NotFound(f"audit event {audit_id!r} does not exist or is not visible to this key.")
             cp = self._checkpoint(conn, size)
             if row["seq"] >= cp.size:
@@ -192,9 +199,10 @@ class AuditService:
     def payload(self, who: Principal, audit_id: str) -> dict[str, Any]:
         with self.db.read() as conn:
             row = audit_rows.find(conn, audit_id)
-            if row is None or row["tenant"] is None:
+            tenant = _signed_tenant(row) if row is not None and row["entry"] is not None else None
+            if row is None or tenant is None:
                 raise NotFound(f"audit event {audit_id!r} does not exist.")
-            authorize(who, Action.AUDIT_READ, row["tenant"])
+            authorize(who, Action.AUDIT_READ, tenant)
             if row["payload"] is None:
                 raise NotFound(f"audit event {audit_id!r} has no logged payload (payload logging was off, or retention pruned it).")
             wrapped = audit_rows.data_key(conn, row["payload_key"])
@@ -235,6 +243,26 @@ class AuditService:
                 keep = timedelta(days=days.get(tenant or "", self.retention_days))
                 pruned[tenant or "(platform)"] = audit_rows.prune(conn, tenant, now - keep)
         return pruned
+
+
+def _agrees(doc: dict[str, Any], f: Filters) -> bool:
+    """Whether the signed entry matches the scope and filters its row's columns matched."""
+    for name, wanted in (("tenant", f.tenant), ("actor", f.actor), ("action", f.action), ("deployment", f.deployment)):
+        if wanted is not None and doc.get(name) != wanted:
+            return False
+    if f.since is None and f.until is None:
+        return True
+    when = audit.utc_time(doc.get("completed_at"))
+    return when is not None and (f.since is None or when >= f.since) and (f.until is None or when < f.until)
+
+
+def _signed_tenant(row: Any) -> str | None:
+    """The tenant of a found row, from its signed entry (its column when pruned); a row whose
+    column disagrees with its entry belongs to nobody but the platform."""
+    if row["entry"] is None:
+        return row["tenant"]  # type: ignore[no-any-return]
+    tenant = audit.decode_entry(bytes(row["entry"])).get("tenant")
+    return tenant if tenant == row["tenant"] else None
 
 
 def _embedded(entry: bytes) -> bytes:

@@ -59,7 +59,8 @@ def verify_export(path: Path, public_key: Path | None = None) -> tuple[verificat
         cps: list[Checkpoint] = []
         entries = _entries_v2 if header["format"] == EXPORT_FORMAT else _entries_v1
         rows = _rows(path, handle, cps, entries)
-        report = verification.verify(rows, cps, verifier.check, verifier.key_id)
+        tenant = header.get("tenant")
+        report = verification.verify(rows, cps, verifier.check, verifier.key_id, tenant if isinstance(tenant, str) else None)
     return report, public_key is not None
 
 
@@ -113,7 +114,7 @@ def _entries_v2(path: Path, numbered: Numbered) -> Iterator[verification.Row]:
             except binascii.Error:
                 leaf = b""
             if hexlify(leaf) == digits:  # lowercase hex only, as the pattern
-                yield position, leaf, line[at + 74:-2]
+                yield position, leaf, line[at + 74:-2], None
                 continue
         yield _matched_row(path, number, line)
 
@@ -123,7 +124,7 @@ def _matched_row(path: Path, number: int, line: bytes) -> verification.Row:
     if found is None:
         return _unusual_row(path, number, line)
     seq, leaf, entry = found.groups()
-    return int(seq), binascii.unhexlify(leaf), entry if entry != b"null" else None
+    return int(seq), binascii.unhexlify(leaf), entry if entry != b"null" else None, None
 
 
 def _unusual_row(path: Path, number: int, line: bytes) -> verification.Row:
@@ -155,7 +156,7 @@ def _v1_row(path: Path, number: int, doc: Any) -> verification.Row:
         entry, leaf = doc["entry"], bytes.fromhex(doc["leaf_hash"])
         if type(doc["seq"]) is not int or len(leaf) != 32 or not (entry is None or isinstance(entry, str)):
             raise ValueError("not an entry line")
-        return doc["seq"], leaf, entry.encode() if entry is not None else None
+        return doc["seq"], leaf, entry.encode() if entry is not None else None, None
     except (KeyError, TypeError, ValueError):
         raise _not_a_record(path, number) from None
 

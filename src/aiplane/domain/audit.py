@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -84,6 +84,45 @@ def entry_prefix(seq: int, prev: bytes) -> bytes:
     """What goes before the event's JSON (without its opening brace) in leaf `seq`'s entry;
     hash the entry bytes as stored, never a re-encoding."""
     return b'{"seq":%d,"prev":"%s",' % (seq, prev.hex().encode())
+
+
+# The columns stored beside each entry for queries and scoping, in this order. They are copies
+# of the signed entry's fields, so verification compares them with it: a column edited in the
+# database would otherwise move an event into another tenant's view unnoticed.
+COLUMN_NAMES = ("audit_id", "tenant", "actor", "action", "deployment", "time")
+Columns = tuple["str | None", "str | None", "str | None", "str | None", "str | None", "datetime | None"]
+
+
+def columns_of(doc: dict[str, Any]) -> Columns:
+    """The indexed columns an entry's fields give (time: its completed_at, in UTC)."""
+    return (doc.get("audit_id"), doc.get("tenant"), doc.get("actor"), doc.get("action"), doc.get("deployment"),
+            utc_time(doc.get("completed_at")))
+
+
+def utc_time(value: Any) -> datetime | None:
+    """An entry's ISO 8601 time, timezone-aware (a time without a zone is UTC); None if not one.
+    Aware times compare equal across zones, so none is converted."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def column_mismatch(doc: dict[str, Any], stored: Columns) -> str | None:
+    """What the first stored column that disagrees with the entry holds, or None when all agree."""
+    for name, signed, column in zip(COLUMN_NAMES, columns_of(doc), stored):
+        if signed != column:
+            return f"its stored {name} is {_shown(column)} but the signed entry says {_shown(signed)}"
+    return None
+
+
+def _shown(value: str | datetime | None) -> str:
+    if value is None:
+        return "none"
+    return repr(value.astimezone(timezone.utc).isoformat() if isinstance(value, datetime) else value)
 
 
 def decode_entry(entry: bytes) -> dict[str, Any]:

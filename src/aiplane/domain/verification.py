@@ -7,7 +7,10 @@ Checks, in one pass over the entries in position order:
   inserted, replaced entries, and a modified entry whose stored hash was rewritten too);
 - at every checkpoint size, the recomputed RFC 6962 root equals the signed root;
 - every checkpoint's Ed25519 signature, and its link to the checkpoint before it;
-- the log still reaches the size of the newest checkpoint (truncation).
+- the log still reaches the size of the newest checkpoint (truncation);
+- the columns stored beside each entry for queries and scoping (audit id, tenant, actor,
+  action, deployment, time) hold the entry's own values, and, for an export of one tenant,
+  every entry it shows is that tenant's.
 
 An entry pruned by retention keeps its leaf hash, so the tree and the chain stay checkable.
 """
@@ -20,11 +23,15 @@ import itertools
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Sequence
 
+import orjson
+
 from aiplane.domain import audit
 from aiplane.domain.checkpoints import NONE, Checkpoint
 from aiplane.domain.merkle import Frontier
 
-Row = tuple[int, "bytes | None", "bytes | None"]  # (position, stored leaf hash, entry bytes or None if pruned)
+# (position, stored leaf hash, entry bytes or None if pruned, the row's indexed columns or None
+# where there are none, as in an export)
+Row = tuple[int, "bytes | None", "bytes | None", "audit.Columns | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +54,13 @@ class _Bad(Exception):
 
 
 def verify(rows: Iterable[Row], checkpoints: Sequence[Checkpoint], signature_ok: Callable[[Checkpoint], bool],
-           public_key_id: str) -> Report:
+           public_key_id: str, tenant: str | None = None) -> Report:
+    """`tenant`: the one tenant whose entries the rows may show (an export of that tenant)."""
     checkpoints = sorted(checkpoints, key=lambda c: c.size)
     count = 0
     try:
         _check_checkpoints(checkpoints, signature_ok, public_key_id)
-        count = _check_entries(rows, checkpoints)
+        count = _check_entries(rows, checkpoints, tenant)
     except _Bad as bad:
         return Report(False, count or bad.position or 0, len(checkpoints), 0, bad.position, bad.problem)
     if count == 0:
@@ -78,7 +86,7 @@ def _check_checkpoints(checkpoints: Sequence[Checkpoint], signature_ok: Callable
         previous = cp
 
 
-def _check_entries(rows: Iterable[Row], checkpoints: Sequence[Checkpoint]) -> int:
+def _check_entries(rows: Iterable[Row], checkpoints: Sequence[Checkpoint], tenant: str | None) -> int:
     sha256, hexlify = hashlib.sha256, binascii.hexlify
     frontier = Frontier()
     append = frontier.append
@@ -87,7 +95,7 @@ def _check_entries(rows: Iterable[Row], checkpoints: Sequence[Checkpoint]) -> in
     prev = audit.GENESIS
     expected = 0
     rows = iter(rows)
-    for seq, stored, entry in rows:
+    for seq, stored, entry, columns in rows:
         if seq != expected:
             after = [row[0] for row in itertools.islice(rows, 2)]
             raise _Bad(expected, _gap(expected, seq, after))
@@ -97,6 +105,8 @@ def _check_entries(rows: Iterable[Row], checkpoints: Sequence[Checkpoint]) -> in
                 raise _Bad(seq, f"the entry at position {seq} was modified: it no longer matches its leaf hash.")
             if not entry.startswith(b'{"seq":%d,"prev":"%s",' % (seq, hexlify(prev))):
                 raise _Bad(*_misplaced(seq, entry))
+            if columns is not None or tenant is not None:
+                _check_fields(seq, entry, columns, tenant)
         elif stored is not None:
             leaf = stored
         else:
@@ -115,6 +125,20 @@ def _check_entries(rows: Iterable[Row], checkpoints: Sequence[Checkpoint]) -> in
         raise _Bad(expected, f"the log ends after {expected} entries but checkpoint {size} signed {size}: "
                              f"entries from position {expected} on were removed (truncated).")
     return expected
+
+
+def _check_fields(seq: int, entry: bytes, columns: audit.Columns | None, tenant: str | None) -> None:
+    try:
+        doc = orjson.loads(entry)
+    except orjson.JSONDecodeError:
+        raise _Bad(seq, f"the entry at position {seq} is not JSON: it was replaced.") from None
+    if not isinstance(doc, dict):
+        raise _Bad(seq, f"the entry at position {seq} is not an audit event: it was replaced.")
+    if columns is not None and audit.columns_of(doc) != columns:
+        raise _Bad(seq, f"the row at position {seq} was edited in the database: {audit.column_mismatch(doc, columns)}.")
+    if tenant is not None and doc.get("tenant") != tenant:
+        raise _Bad(seq, f"the entry at position {seq} belongs to tenant {doc.get('tenant')!r}, but this is an export "
+                        f"of tenant {tenant!r}: the export shows another tenant's event.")
 
 
 def _gap(expected: int, seq: int, after: list[int]) -> str:

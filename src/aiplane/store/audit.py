@@ -9,6 +9,7 @@ from typing import Any, Generator
 
 import sqlalchemy as sa
 
+from aiplane.domain.audit import Columns, utc_time
 from aiplane.domain.merkle import Frontier
 from aiplane.store.database import Database
 from aiplane.store.tables import audit_checkpoints, audit_data_keys, audit_head, audit_log, audit_retention
@@ -46,21 +47,31 @@ def head(conn: sa.Connection) -> Head:
     return Head(int(size), bytes(last), Frontier.decode(int(size), bytes(packed)))
 
 
-def stream(conn: sa.Connection, chunk: int = 20000) -> Generator[tuple[int, bytes, bytes | None], None, None]:
-    """(position, leaf hash, entry or None) of every row in position order."""
+def stream(conn: sa.Connection, chunk: int = 20000,
+           columns: bool = False) -> Generator[tuple[int, bytes, bytes | None, Columns | None], None, None]:
+    """(position, leaf hash, entry or None, indexed columns or None) of every row in position
+    order; the columns (audit.COLUMN_NAMES, for verification) only when asked for."""
     # The driver's own cursor: verification reads every row, and this is about 3x faster than
     # SQLAlchemy's rows. On PostgreSQL a named (server-side) cursor, so the log is never held in
     # memory whole, in binary format, so the hashes and entries arrive as bytes instead of hex text.
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
-    cursor = dbapi.cursor() if conn.dialect.name == "sqlite" else dbapi.cursor(name="aiplane_audit_stream", binary=True)
+    sqlite = conn.dialect.name == "sqlite"
+    cursor = dbapi.cursor() if sqlite else dbapi.cursor(name="aiplane_audit_stream", binary=True)
+    extra = ", audit_id, tenant, actor, action, deployment, created_at" if columns else ""
     try:
-        cursor.execute("SELECT seq, leaf_hash, entry FROM audit_log ORDER BY seq")
+        cursor.execute(f"SELECT seq, leaf_hash, entry{extra} FROM audit_log ORDER BY seq")
         while True:
             part = cursor.fetchmany(chunk)
             if not part:
                 return
-            yield from part
+            if not columns:
+                for seq, leaf, entry in part:
+                    yield seq, leaf, entry, None
+                continue
+            for seq, leaf, entry, audit_id, tenant, actor, action, deployment, created in part:
+                when = utc_time(created) if sqlite else created
+                yield seq, leaf, entry, (audit_id, tenant, actor, action, deployment, when)
     finally:
         cursor.close()
 

@@ -58,13 +58,14 @@ def build_audit_router(svc: Services) -> APIRouter:
         return audit.public_key_pem()
 
     @router.get("/audit/checkpoints")
-    def list_checkpoints(p: Principal = Depends(who)) -> list[dict[str, Any]]:
-        return audit.list_checkpoints(p)
+    def list_checkpoints(latest: bool = Query(False, description="Only the newest checkpoint."),
+                         p: Principal = Depends(who)) -> list[dict[str, Any]]:
+        return audit.list_checkpoints(p, latest)
 
     @router.post("/audit/checkpoints", status_code=201)
     def sign_checkpoint(p: Principal = Depends(who)) -> dict[str, Any]:
         audit.checkpoint()  # the right to read checkpoints: signing what exists changes no event
-        signed = audit.list_checkpoints(p)
+        signed = audit.list_checkpoints(p, latest=True)
         if not signed:
             raise NotFound("the audit log is empty: there is nothing to sign yet.")
         return signed[-1]
@@ -78,7 +79,9 @@ def build_audit_router(svc: Services) -> APIRouter:
         return audit.payload(p, audit_id)
 
     @router.get("/audit/consistency")
-    def consistency_proof(first: int, second: int, p: Principal = Depends(who)) -> dict[str, Any]:
+    def consistency_proof(first: int, second: int | None = Query(None, description="A checkpoint's size; the newest "
+                                                                          "checkpoint when left out."),
+                          p: Principal = Depends(who)) -> dict[str, Any]:
         return audit.consistency_proof(p, first, second)
 
     @router.post("/audit/prune")

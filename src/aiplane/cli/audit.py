@@ -88,6 +88,52 @@ def verify(file: Path = typer.Option(None, "--file", help="Verify this export of
         raise typer.Exit(1)
 
 
+@app.command("check-consistency")
+def check_consistency(file: Path = typer.Option(..., "--file", help="A checkpoint or export you kept earlier."),
+                      public_key: Path = typer.Option(None, "--public-key", help="PEM public key to check "
+                                                      "signatures with (default: the export's, else the server's)."),
+                      output: Format = OUTPUT) -> None:
+    """Check that the live log extends a checkpoint you kept (a consistency proof); exit 1 on a cut."""
+    from aiplane.control import audit_files
+    from aiplane.crypto.signing import Verifier
+    from aiplane.domain import checkpoints, consistency
+
+    kept, embedded = audit_files.kept_checkpoint(file)
+    client = Client()
+    if public_key is not None:
+        pem, source = _read_key(public_key), str(public_key)
+    elif embedded:
+        pem, source = embedded, f"the public key inside {file}"
+    else:
+        pem, source = client.call("GET", "/api/v1/audit/public-key", raw=True).encode(), "the server's public key"
+    verifier = Verifier.from_pem(pem, source)
+    newest = client.api("GET", "/audit/checkpoints", params={"latest": "true"})
+    if not newest:
+        raise InvalidInput("the live server has no signed checkpoint at all: its log was emptied or replaced.")
+    live = checkpoints.parse(newest[0]["text"])
+    proof: list[bytes] = []
+    if kept.size <= live.size:
+        doc = client.api("GET", "/audit/consistency", params={"first": kept.size, "second": live.size})
+        proof = [bytes.fromhex(p) for p in doc["proof"]]
+    wrong = consistency.problem(kept, live, proof, verifier.check)
+    result = {"ok": wrong is None, "kept_size": kept.size, "live_size": live.size, "problem": wrong}
+    if output is Format.json:
+        emit(result, output)
+    elif wrong is None:
+        console.print(f"OK: the live log ({live.size} entries, signed {live.time}) extends your checkpoint of "
+                      f"{kept.size} entries (checked with {source}).", highlight=False, soft_wrap=True)
+    if wrong is not None:
+        errors.print(f"[red]consistency check failed:[/red] {wrong}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read public key {str(path)!r} ({exc.strerror}); pass a PEM file.") from None
+
+
 @app.command("public-key")
 def public_key() -> None:
     """Print the Ed25519 public key that signs checkpoints (PEM), for offline verification."""

@@ -172,22 +172,32 @@ class AuditService:
                 "entry": bytes(row["entry"]).decode() if row["entry"] is not None else None,
                 "tree_size": cp.size, "root": cp.root.hex(), "checkpoint": cp.text(), "proof": [p.hex() for p in path]}
 
-    def consistency_proof(self, who: Principal, first: int, second: int) -> dict[str, Any]:
+    def consistency_proof(self, who: Principal, first: int, second: int | None = None) -> dict[str, Any]:
+        """Proof that the tree of `first` entries is a prefix of the signed tree at `second` (the
+        newest checkpoint when None). `first` need not be a size the server still has a checkpoint
+        of: an auditor checks the proof against the root of the checkpoint it kept."""
         authorize(who, Action.AUDIT_READ)
-        if not 0 < first <= second:
+        if first < 1 or (second is not None and first > second):
             raise InvalidInput(f"sizes {first} and {second} do not make a range; the first must be positive and not larger.")
         with self.db.read() as conn:
-            old, new = self._checkpoint(conn, first), self._checkpoint(conn, second)
+            new = self._checkpoint(conn, second)
+            if first > new.size:
+                raise InvalidInput(f"size {first} is beyond the newest signed checkpoint ({new.size} entries); "
+                                   f"ask for a size up to {new.size}.")
+            old_text = audit_rows.checkpoint_at(conn, first)
             leaves = audit_rows.leaf_hashes(conn, new.size)
-        proof = merkle.consistency_proof(old.size, leaves) if old.size < new.size else []
-        return {"first": {"size": old.size, "root": old.root.hex(), "checkpoint": old.text()},
+        proof = merkle.consistency_proof(first, leaves) if first < new.size else []
+        old = checkpoints.parse(old_text) if old_text is not None else None
+        return {"first": {"size": first, "root": merkle.root(leaves[:first]).hex(),
+                          "checkpoint": old.text() if old is not None else None},
                 "second": {"size": new.size, "root": new.root.hex(), "checkpoint": new.text()},
                 "proof": [p.hex() for p in proof]}
 
-    def list_checkpoints(self, who: Principal) -> list[dict[str, Any]]:
+    def list_checkpoints(self, who: Principal, latest: bool = False) -> list[dict[str, Any]]:
         authorize(who, Action.AUDIT_READ)
         with self.db.read() as conn:
-            texts = audit_rows.checkpoints(conn)
+            newest = audit_rows.latest_checkpoint(conn) if latest else None
+            texts = ([newest] if newest else []) if latest else audit_rows.checkpoints(conn)
         out = []
         for text in texts:
             cp = checkpoints.parse(text)

@@ -64,6 +64,35 @@ def verify_export(path: Path, public_key: Path | None = None) -> tuple[verificat
     return report, public_key is not None
 
 
+def kept_checkpoint(path: Path) -> tuple[Checkpoint, bytes | None]:
+    """The newest checkpoint in a file an auditor kept, and the public key (PEM) it carries if
+    any: an export (its newest checkpoint), a checkpoint's text, or `audit checkpoint -o json`."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(1 << 20)
+            if first.startswith(b'{"format":'):
+                header, texts = orjson.loads(first), []
+                for line in handle:
+                    if not line.startswith(b'{"checkpoint":'):
+                        break
+                    texts.append(orjson.loads(line)["checkpoint"])
+                if not texts:
+                    raise InvalidInput(f"{str(path)!r} holds no signed checkpoint; export again once the log has one.")
+                return max((checkpoints.parse(t) for t in texts), key=lambda c: c.size), str(header.get("public_key", "")).encode()
+            text = (first + handle.read(1 << 16)).decode()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {str(path)!r} ({exc.strerror}); pass a checkpoint or an export.") from None
+    except (orjson.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+        raise InvalidInput(f"{str(path)!r} is not a checkpoint or an export; save one with 'aiplane audit checkpoint' "
+                           f"or 'aiplane audit export'.") from None
+    if text.startswith("{"):
+        try:
+            text = orjson.loads(text)["text"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise InvalidInput(f"{str(path)!r} is JSON but not a checkpoint from 'aiplane audit checkpoint -o json'.") from None
+    return checkpoints.parse(str(text)), None
+
+
 def _open(path: Path) -> tuple[dict[str, Any], BinaryIO]:
     try:
         handle = path.open("rb", buffering=1 << 20)  # the default 8 KiB costs a system call every ~8 lines

@@ -7,7 +7,10 @@
 2. The same writer with one transaction (one fsync) per event (AIPLANE_AUDIT_MAX_BATCH=1).
 3. Verification speed: the server's `audit verify` over the database, and `audit verify
    --file` over a JSON Lines export, both recomputing every leaf hash, the chain and the tree.
-4. Serving with audit on vs off: two `aiplane up` processes in turn (pinned to CPU 0, or
+4. Log growth under an anonymous flood: bytes the log grows by per 1,000 requests without a
+   valid key (half control-plane calls with a 4,000-character path and no key, half
+   predictions with a wrong key), against one `aiplane up`.
+5. Serving with audit on vs off: two `aiplane up` processes in turn (pinned to CPU 0, or
    SERVER_CPUS), wrk on CPU 1 posting a 1-row V2 request through the gateway
    (`AIPLANE_AUDIT_RECORD_PREDICTIONS` is the benchmark-only switch that turns auditing off),
    with the CPU time each of the platform's processes spent per request.
@@ -175,6 +178,39 @@ def verification(service: AuditService, folder: Path) -> None:
           f"{report.entries / elapsed:>9,.0f} events/s ({export.stat().st_size / report.entries:.0f} bytes/event)")
 
 
+# Log growth under an anonymous flood
+
+def _log_bytes(data_dir: Path) -> tuple[int, int]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(data_dir / "aiplane.db")) as db:
+        n, size = db.execute("SELECT count(*), coalesce(sum(length(entry)), 0) FROM audit_log").fetchone()
+    return int(n), int(size)
+
+
+def anonymous_flood(folder: Path, requests: int, port: int) -> None:
+    import httpx
+
+    data_dir = folder / "flood"
+    window_s = 1.0
+    env = {"AIPLANE_AUDIT_UNAUTHENTICATED_WINDOW_S": str(window_s),
+           "AIPLANE_GATEWAY_AUTH_FAILURES_PER_MINUTE": "600000", "AIPLANE_GATEWAY_AUTH_FAILURE_BURST": "100000"}
+    with running_up(data_dir, port, folder / "up-flood.log", env) as url:
+        time.sleep(2 * window_s)
+        entries, size = _log_bytes(data_dir)
+        long_path = "/api/v1/tenants/" + "x" * 4000 + "/erase-payloads"
+        bad_key = {"Authorization": "Bearer aip_0123456789ab_" + "0" * 48}
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for i in range(requests // 2):
+                client.post(long_path, json={})
+                client.post("/v2/models/bc/infer", json={}, headers=bad_key)
+        time.sleep(3 * window_s)  # the last window closes and its counts are written
+        grown_entries, grown = _log_bytes(data_dir)
+    added = grown - size
+    print(f"anonymous flood:                {requests:>7} requests added {grown_entries - entries} events, "
+          f"{added:,} bytes = {added * 1000 / requests:,.0f} bytes per 1,000 anonymous requests")
+
+
 # Serving: audit on vs off
 
 def _cli(url: str, token: str, *args: str) -> str:
@@ -277,7 +313,9 @@ def main() -> None:
     parser.add_argument("--serving-seconds", type=int, default=8, help="wrk duration per serving run (0 skips)")
     parser.add_argument("--serving-rounds", type=int, default=2, help="on/off pairs to run")
     parser.add_argument("--conns", type=int, default=32, help="wrk connections")
-    parser.add_argument("--serving-only", action="store_true", help="skip the writer and verification runs")
+    parser.add_argument("--flood-requests", type=int, default=1000, help="anonymous requests for the log-growth "
+                        "run (0 skips)")
+    parser.add_argument("--serving-only", action="store_true", help="skip the writer, verification and flood runs")
     parser.add_argument("--database-url", help="the store for the writer and verification runs (default: SQLite "
                         "in a temporary folder), e.g. an empty PostgreSQL database; serving always uses SQLite")
     args = parser.parse_args()
@@ -289,6 +327,8 @@ def main() -> None:
             service = durable(folder, args.events, args.fsync_events, args.clients, args.database_url)
             verification(service, folder)
             service.db.dispose()
+            if args.flood_requests > 0:
+                anonymous_flood(folder, args.flood_requests, 18490)
         if args.serving_seconds > 0:
             serving_comparison(folder, args.serving_seconds, args.conns, args.serving_rounds)
 

@@ -110,6 +110,10 @@ class AuditSettings:
     retention_days: int = _setting(2192, "AIPLANE_AUDIT_RETENTION_DAYS",
                                    "Default retention of audit metadata per tenant: six years (HIPAA keeps "
                                    "compliance records six years). Pruning keeps leaf hashes, so proofs stay.")
+    unauthenticated_window_s: float = _setting(60.0, "AIPLANE_AUDIT_UNAUTHENTICATED_WINDOW_S",
+                                               "Requests without a valid key are audited as counts per source "
+                                               "address over this window, not one event each, so a flood cannot "
+                                               "grow the log without limit.")
     record_predictions: bool = _setting(True, "AIPLANE_AUDIT_RECORD_PREDICTIONS",
                                         "Benchmark-only switch: false serves predictions without audit events, "
                                         "to measure what auditing costs. Never turn it off in production.")

@@ -60,7 +60,7 @@ def create_app(settings: Settings, demo_mode: bool = False,
     _system_routes(api, svc)
     guarding.check_covered(api.routes)
     gateway = svc.gateway
-    control = auditing.ControlAudit(api, svc.audit_writer, svc.cache, svc.clock)
+    control = auditing.ControlAudit(api, svc.audit_writer, svc.cache, svc.clock, svc.unauthenticated)
     upload_limit = settings.control.max_upload_bytes
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -172,6 +172,7 @@ def _lifespan(svc: services.Services, demo_mode: bool,
             await svc.supervisor.stop_all()
             await svc.cache.close()
             await asyncio.to_thread(svc.cache.write_last_used, svc.cache.take_last_used())
+            svc.unauthenticated.flush()
             await svc.audit_writer.stop()
             await svc.audit_process.stop()
             try:

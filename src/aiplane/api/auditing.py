@@ -8,8 +8,11 @@ and after the change (write-ahead), so no change is made unaudited.
    the log still holds the request (stage 1). Both events carry the same `request_id` (the first
    event's audit id, returned as `X-Request-Id`), as Kubernetes' stages share an auditID.
 
-A call the guard refuses (no valid key, a role or tenant the policy does not allow) gets only the
-second event: it never reaches a service, so nothing can change.
+A call the guard refuses for its role or tenant gets only the second event: it never reaches a
+service, so nothing can change. A call without a valid key gets no event of its own: anyone can
+send those, so they are counted per source address instead (`gateway.unauthenticated`).
+Stored strings are bounded: the resource path is cut to 256 characters, an unknown route's
+action to the action column's 64, and a tenant that is not a valid name is not recorded.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from starlette.routing import Match, Route
 from aiplane.api import guarding, problems
 from aiplane.domain.audit import STAGE, STAGE_RECEIVED, AuditEvent
 from aiplane.domain.clock import Clock
-from aiplane.domain import policy
+from aiplane.domain import names, policy
 from aiplane.domain.errors import AiplaneError, Unavailable
 from aiplane.domain.policy import Principal
 from aiplane.gateway.audit_log import AuditWriter, next_audit_id
 from aiplane.gateway.state import StateCache
+from aiplane.gateway.unauthenticated import UnauthenticatedTally, cut
 
 ASGIApp = Callable[..., Any]
 _CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -36,9 +40,11 @@ _TENANT_BODY_BYTES = 64 << 10  # a request body read ahead for its "tenant" (upl
 
 
 class ControlAudit:
-    def __init__(self, app: Any, writer: AuditWriter, cache: StateCache, clock: Clock) -> None:
+    def __init__(self, app: Any, writer: AuditWriter, cache: StateCache, clock: Clock,
+                 unauthenticated: UnauthenticatedTally) -> None:
         """`app` is the FastAPI application: its routes name the action before the call runs."""
         self.app, self.writer, self.cache, self.clock = app, writer, cache, clock
+        self.unauthenticated = unauthenticated
         self.routes = [context.original_route for context in guarding.endpoints(app.routes)
                        if isinstance(context.original_route, Route)]
 
@@ -51,6 +57,7 @@ class ControlAudit:
         route, matched = self._route(scope)
         routed = {**scope, **matched}
         principal = await self._principal(routed, route)
+        presented = any(name == b"authorization" for name, _ in scope["headers"])
         body_in = b"".join(m.get("body", b"") for m in ahead) if complete else b""
         intent = self._event(routed, principal, received, received, None, _tenant(routed, body_in, principal))
         write_ahead = principal is not None and _passes_guard(principal, route, routed)
@@ -78,6 +85,12 @@ class ControlAudit:
         await self.app(scope, replay, capture)
         body = b"".join(chunks)
         status = int(start.get("status", 500))
+        if principal is None:
+            if not (presented and status == 401):  # a bad key is counted where it failed (the AuthGuard)
+                client = scope.get("client")
+                self.unauthenticated.add(client[0] if client else None, "control", status, scope["path"])
+            await _respond(send, status, list(start.get("headers", [])), body, None)
+            return
         event = self._event(routed, principal, received, self.clock.now(), status, intent.tenant,
                             intent.audit_id if write_ahead else None)
         headers = [h for h in start.get("headers", [])]
@@ -101,7 +114,7 @@ class ControlAudit:
             actor=principal.key_id if principal else None, role=principal.role.value if principal else None,
             user=principal.user if principal else None,
             tenant=tenant, source_ip=client[0] if client else None, action=_action(scope),
-            resource=path[len(_PREFIX):], status=status, stage=STAGE if status is not None else STAGE_RECEIVED,
+            resource=cut(path[len(_PREFIX):]), status=status, stage=STAGE if status is not None else STAGE_RECEIVED,
             request_id=request_id or audit_id,
         )
 
@@ -163,10 +176,12 @@ async def _read_ahead(receive: Any) -> tuple[list[dict[str, Any]], bool]:
 
 
 async def _respond(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes,
-                   event: AuditEvent) -> None:
+                   event: AuditEvent | None) -> None:
+    """`event`: the call's outcome event, named in the headers; None for a counted call."""
     headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"x-request-id")]
-    headers += [(b"content-length", str(len(body)).encode()), (b"x-aiplane-audit-id", event.audit_id.encode()),
-                (b"x-request-id", str(event.request_id).encode())]
+    headers.append((b"content-length", str(len(body)).encode()))
+    if event is not None:
+        headers += [(b"x-aiplane-audit-id", event.audit_id.encode()), (b"x-request-id", str(event.request_id).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -183,7 +198,7 @@ def _action(scope: dict[str, Any]) -> str:
     name = getattr(endpoint, "__name__", "")
     verb, _, noun = name.partition("_")
     if not noun:
-        return f"{scope['method'].lower()} {scope['path']}"
+        return cut(f"{scope['method'].lower()} {scope['path']}", 64)
     return f"{noun.replace('_', '-')}.{verb}"
 
 
@@ -194,7 +209,15 @@ def _tenant(scope: dict[str, Any], body: bytes, principal: Principal | None) -> 
             doc = orjson.loads(body)
         except orjson.JSONDecodeError:
             doc = {}
-        tenant = doc.get("tenant") if isinstance(doc.get("tenant"), str) else None
+        tenant = doc.get("tenant") if isinstance(doc, dict) and isinstance(doc.get("tenant"), str) else None
     if tenant is None and principal is not None:
         tenant = principal.tenant
-    return tenant
+    return tenant if tenant is None or _is_name(tenant) else None
+
+
+def _is_name(text: str) -> bool:
+    try:
+        names.check("tenant", text)
+    except AiplaneError:
+        return False
+    return True

@@ -25,12 +25,13 @@ from aiplane.crypto.tls import ServerTLS
 from aiplane.domain.clock import Clock, SystemClock
 from aiplane.gateway.audit_log import AuditWriter, payload_keys
 from aiplane.gateway.app import Gateway
-from aiplane.gateway.auditing import PredictionAuditor, auth_failure_recorder
+from aiplane.gateway.auditing import PredictionAuditor
 from aiplane.gateway.forwarding import RoutingTable
 from aiplane.gateway.grpc_app import GrpcGateway
 from aiplane.gateway.grpc_forwarding import ReplicaChannels
 from aiplane.gateway import oidc_issuers
 from aiplane.gateway.jwks import JwksCache
+from aiplane.gateway.unauthenticated import UnauthenticatedTally
 from aiplane.gateway.limiting import AuthGuard, RequestLimits
 from aiplane.gateway.oidc import OidcVerifier
 from aiplane.gateway.state import StateCache
@@ -58,6 +59,7 @@ class Services:
     audit_writer: AuditWriter
     audit_process: WriterProcess
     sso: SsoService
+    unauthenticated: UnauthenticatedTally
     grpc_gateway: GrpcGateway | None = None  # only with a gRPC port set
     workers: GatewayWorkers | None = None  # with --workers N > 1: the N-1 other gateway processes
     publisher: EndpointPublisher | None = None  # ... and the ready replicas, published for them
@@ -97,7 +99,8 @@ def build(settings: Settings, tls: ServerTLS | None = None) -> Services:
     audit = _audit(settings, db, clock)
     writer = audit_writer(settings, audit_socket)
     auditor = prediction_auditor(settings, writer, clock)
-    guard.subscribe(auth_failure_recorder(writer))
+    unauthenticated = unauthenticated_tally(settings, writer, clock)
+    guard.subscribe(unauthenticated.failure_listener())
     # One budget per key and deployment, whichever transport; each of N gateway processes holds 1/N.
     limits = RequestLimits(clock, share=count)
     gateway = Gateway(cache, routing, g.max_body_bytes, g.forward_timeout_s, limits, auditor,
@@ -121,6 +124,7 @@ def build(settings: Settings, tls: ServerTLS | None = None) -> Services:
         optimizer=OptimizationService(db, blobs, clock, settings.control.optimize_timeout_s),
         clock=clock, audit=audit, audit_writer=writer, audit_process=_writer_process(settings, audit_socket),
         sso=SsoService(db, clock, cache.reload),
+        unauthenticated=unauthenticated,
         grpc_gateway=grpc_gateway, workers=workers,
         publisher=publisher,
     )
@@ -169,6 +173,10 @@ def audit_writer(settings: Settings, socket_path: Path) -> AuditWriter:
     """A gateway process's client of the audit writer process listening on `socket_path`."""
     s = settings.audit
     return AuditWriter(socket_path, s.max_pending, s.commit_timeout_s)
+
+
+def unauthenticated_tally(settings: Settings, writer: AuditWriter, clock: Clock) -> UnauthenticatedTally:
+    return UnauthenticatedTally(writer, clock, settings.audit.unauthenticated_window_s)
 
 
 def prediction_auditor(settings: Settings, writer: AuditWriter, clock: Clock) -> PredictionAuditor | None:

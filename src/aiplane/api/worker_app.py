@@ -20,7 +20,6 @@ import orjson
 from aiplane.api import services
 from aiplane.domain.clock import SystemClock
 from aiplane.gateway.app import Gateway
-from aiplane.gateway.auditing import auth_failure_recorder
 from aiplane.gateway.forwarding import RoutingTable
 from aiplane.gateway.limiting import AuthGuard, RequestLimits
 from aiplane.gateway.relaying import ControlRelay
@@ -45,7 +44,8 @@ class _Worker:
         self.routing = RoutingTable(g.connections_per_replica)
         # The main process's audit writer listens next to the control socket.
         self.writer = services.audit_writer(settings, services.audit_socket_in(Path(control_socket).parent))
-        guard.subscribe(auth_failure_recorder(self.writer))
+        self.unauthenticated = services.unauthenticated_tally(settings, self.writer, clock)
+        guard.subscribe(self.unauthenticated.failure_listener())
         self.gateway = Gateway(self.cache, self.routing, g.max_body_bytes, g.forward_timeout_s,
                                RequestLimits(clock, share=settings.server.workers),
                                services.prediction_auditor(settings, self.writer, clock), worker=index)
@@ -92,6 +92,7 @@ class _Worker:
             await self.cache.close()
             self.relay.close()
             await asyncio.to_thread(self.cache.write_last_used, self.cache.take_last_used())
+            self.unauthenticated.flush()
             await self.writer.stop()
             self.db.dispose()
 

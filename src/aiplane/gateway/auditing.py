@@ -8,14 +8,13 @@ reports the request id and the decision summary in headers).
 from __future__ import annotations
 
 import hmac
-from typing import Any, Callable
+from typing import Any
 
 from aiplane.domain.audit import LEVEL_METADATA, LEVEL_PAYLOAD, AuditEvent, payload_bytes
 from aiplane.domain.clock import Clock
 from aiplane.domain.errors import Unavailable
 from aiplane.domain.policy import Principal
 from aiplane.gateway.audit_log import AuditWriter, next_audit_id
-from aiplane.gateway.limiting import AuthFailure
 from aiplane.gateway.state import Route
 
 Result = tuple[int, list[Any], bytes]
@@ -69,17 +68,3 @@ class PredictionAuditor:
             raise Unavailable("the audit event of this prediction could not be made durable, so the answer was "
                               "withheld; retry shortly.") from None
         return audit_id
-
-
-def auth_failure_recorder(writer: AuditWriter) -> Callable[[AuthFailure], None]:
-    """A subscriber for the gateway's AuthGuard: every presented-but-invalid credential on either
-    plane becomes an `authenticate` event with status 401 (a platform event: no tenant is
-    known). Not awaited: the request is refused either way."""
-
-    def record(failure: AuthFailure) -> None:
-        writer.record_detached(AuditEvent(
-            audit_id=next_audit_id(), received_at=failure.at, completed_at=failure.at, actor=None, role=None,
-            tenant=None, source_ip=failure.client, action="authenticate",
-            resource=f"{failure.plane}-plane/keys/{failure.key_id or '-'}", status=401))
-
-    return record

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench-serving bench-auth bench-tenancy bench-audit bench-quantize clean
+.PHONY: run test lint typecheck openapi-check bench-serving bench-auth bench-tenancy bench-audit bench-quantize clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP) $(OIDC)
 	PYTHONPATH=src $(BIN)/lint-imports
 	PYTHONPATH=src $(BIN)/mypy src/aiplane
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# schemathesis against a real `aiplane up` with more examples than the suite's run.
+openapi-check: $(STAMP)
+	AIPLANE_SCHEMATHESIS_EXAMPLES=$${EXAMPLES:-100} PYTHONPATH=src $(BIN)/python -m pytest -q tests/e2e/test_openapi.py
 
 bench-serving: $(STAMP)
 	bench/serving/run.sh

@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from starlette.exceptions import HTTPException
 
 from aiplane import __version__
-from aiplane.api import auditing, guarding, plan_routes, problems, services, sso_routes
+from aiplane.api import auditing, guarding, openapi, plan_routes, problems, services, sso_routes
 from aiplane.api.audit_routes import build_audit_router
 from aiplane.api.routes import build_router
 from aiplane.control import demo
@@ -48,6 +48,7 @@ def create_app(settings: Settings, demo_mode: bool = False,
     svc = services.build(settings, tls)
     svc.keys.bootstrap_admin(svc.admin_key_file)
     api = FastAPI(title="aiplane", version=__version__, lifespan=_lifespan(svc, demo_mode, on_ready),
+                  redirect_slashes=False,  # problems.on_http_error redirects without trusting the Host header
                   description="Control API of aiplane. The data plane (Open Inference Protocol) is under /v2.")
     api.add_exception_handler(AiplaneError, problems.on_aiplane_error)
     api.add_exception_handler(RequestValidationError, problems.on_validation_error)
@@ -59,6 +60,7 @@ def create_app(settings: Settings, demo_mode: bool = False,
     api.include_router(sso_routes.build_router(svc))
     _system_routes(api, svc)
     guarding.check_covered(api.routes)
+    openapi.install(api)
     gateway = svc.gateway
     control = auditing.ControlAudit(api, svc.audit_writer, svc.cache, svc.clock, svc.unauthenticated)
     upload_limit = settings.control.max_upload_bytes

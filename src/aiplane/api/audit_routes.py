@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from aiplane.api import guarding
+from aiplane.api.schemas import Int
 from aiplane.api.services import Services
 from aiplane.domain import durations
 from aiplane.domain.errors import InvalidInput, NotFound
@@ -17,7 +18,13 @@ from aiplane.domain.policy import Principal
 from aiplane.store.audit import Filters
 
 class Retention(BaseModel):
-    days: int = Field(description="Days to keep audit metadata of this tenant before pruning its content.")
+    model_config = ConfigDict(extra="forbid")
+    days: Int = Field(description="Days to keep audit metadata of this tenant before pruning its content "
+                                  f"(1 to {durations.MAX_DAYS}).")
+
+
+Position = Annotated[int, Query(ge=-1, le=2**63 - 1)]
+Size = Annotated[int, Query(ge=1, le=2**63 - 1)]
 
 
 def build_audit_router(svc: Services) -> APIRouter:
@@ -35,7 +42,8 @@ def build_audit_router(svc: Services) -> APIRouter:
         return Filters(tenant, actor, action, deployment, _when("since", since, now), _when("until", until, now))
 
     @router.get("/audit")
-    def query_audit(f: Filters = Depends(filters), limit: int = 100, after: int = -1, order: str = "asc",
+    def query_audit(f: Filters = Depends(filters), limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+                    after: Position = -1, order: str = "asc",
                     p: Principal = Depends(who)) -> list[dict[str, Any]]:
         if order not in ("asc", "desc"):
             raise InvalidInput(f"order {order!r} is unknown; use asc or desc.")
@@ -71,7 +79,7 @@ def build_audit_router(svc: Services) -> APIRouter:
         return signed[-1]
 
     @router.get("/audit/events/{audit_id}/proof")
-    def inclusion_proof(audit_id: str, size: int | None = None, p: Principal = Depends(who)) -> dict[str, Any]:
+    def inclusion_proof(audit_id: str, size: Size | None = None, p: Principal = Depends(who)) -> dict[str, Any]:
         return audit.inclusion_proof(p, audit_id, size)
 
     @router.get("/audit/events/{audit_id}/payload")
@@ -79,8 +87,8 @@ def build_audit_router(svc: Services) -> APIRouter:
         return audit.payload(p, audit_id)
 
     @router.get("/audit/consistency")
-    def consistency_proof(first: int, second: int | None = Query(None, description="A checkpoint's size; the newest "
-                                                                          "checkpoint when left out."),
+    def consistency_proof(first: Size, second: Annotated[int | None, Query(
+                              ge=1, le=2**63 - 1, description="A checkpoint's size; the newest checkpoint when left out.")] = None,
                           p: Principal = Depends(who)) -> dict[str, Any]:
         return audit.consistency_proof(p, first, second)
 
@@ -103,9 +111,12 @@ def _when(field: str, text: str | None, now: datetime) -> datetime | None:
     if text is None or text == "":
         return None
     if text[-1:] in "smhdw" and text[:-1].isdigit():
-        return now - durations.parse(field, text)
+        return now - durations.parse(field, text)  # bounded to a hundred years: no overflow
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"{field} {text!r} is not a time; use ISO 8601 (2026-11-30T10:00:00Z) or a duration like 7d.") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:  # an offset at the edge of the calendar overflows in UTC
+        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    except OverflowError:
+        raise InvalidInput(f"{field} {text!r} is out of range; use a time between the years 1 and 9999 in UTC.") from None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import compile_path
 from starlette.exceptions import HTTPException
 
 from aiplane.domain import ratelimit
@@ -45,22 +47,62 @@ async def on_aiplane_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(status, title, exc.message, headers)
 
 
+_UNION_MEMBERS = frozenset({"int", "float", "str", "bool", "constrained-int", "constrained-float", "constrained-str"})
+
+
 async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
     if first.get("type") == "json_invalid":
         return problem(400, "Invalid input", "the request body is not valid JSON.")
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+    # The field's path after "body", "query" or "path", without the names pydantic gives the
+    # members of a union ("gpus.constrained-int" is the field "gpus").
+    where = ".".join(str(p) for p in first.get("loc", ())[1:] if p not in _UNION_MEMBERS) or "request"
     message = str(first.get("msg", "is not valid")).rstrip(".")
     if first.get("type") == "extra_forbidden":
         message = "is not a known field"
     return problem(400, "Invalid input", f"{where}: {message}.")
 
 
-async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
+        target = _without_slash(request)
+        if target is not None:
+            return RedirectResponse(target, status_code=307)
         return problem(404, "Not found", "no such endpoint; see /docs for the API.")
     if exc.status_code == 405:
-        return problem(405, "Method not allowed", "this endpoint does not accept that method; see /docs.")
+        return problem(405, "Method not allowed", "this endpoint does not accept that method; see /docs.",
+                       {"Allow": _allowed(request)})
     return problem(exc.status_code, "Error", str(exc.detail))
+
+
+def _allowed(request: Request) -> str:
+    """Every method the path takes: the router names only those of the first route that matched
+    the path, and a path can have a route per method."""
+    return ", ".join(sorted(_methods(request, request.scope["path"])))
+
+
+def _methods(request: Request, path: str) -> set[str]:
+    from aiplane.api import guarding  # the app's routes, included routers' one by one
+
+    methods: set[str] = set()
+    for route in guarding.endpoints(request.app.routes):
+        if compile_path(str(route.path))[0].match(path):
+            methods |= set(route.methods or ())
+    return methods
+
+
+def _without_slash(request: Request) -> str | None:
+    """Where a path with a trailing slash should go, when its form without one is a route: a
+    relative reference built from the path alone. Starlette's own redirect builds an absolute
+    URL from the Host header, which an attacker sets (an open redirect through any proxy or
+    cache that keeps it)."""
+    path = request.scope["path"]
+    stripped = path.rstrip("/")
+    if not path.endswith("/") or not stripped.startswith("/") or stripped.startswith("//"):
+        return None
+    if not _methods(request, stripped):
+        return None
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return urllib.parse.quote(stripped, safe="/:@!$&'()*+,;=-._~%") + (f"?{query}" if query else "")

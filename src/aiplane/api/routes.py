@@ -12,7 +12,7 @@ from aiplane.api import guarding, views
 from aiplane.api.schemas import (DeploymentCanary, DeploymentCreate, DeploymentScale, DeploymentUpdate, KeyCreate,
                                  ProfileRequest, QuotaFields, TenantCreate)
 from aiplane.api.services import Services
-from aiplane.domain import optimization, rollout
+from aiplane.domain import optimization, registry, rollout
 from aiplane.domain.errors import InvalidInput
 from aiplane.domain.planning import advice
 from aiplane.domain.policy import Principal
@@ -178,6 +178,4 @@ def _metrics(raw: str | None) -> dict[str, Any] | None:
 
 
 def _int(version: str) -> int:
-    if not version.isdigit():
-        raise InvalidInput(f"model version {version!r} is not valid; use an integer from 1, or 'latest'.")
-    return int(version)
+    return registry.parse_version(version)

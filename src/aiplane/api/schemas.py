@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
-Number = int | float | str
+# Booleans are not numbers (strict), NaN and infinities are not numbers, and every integer and
+# string is bounded, so no value reaches the store too large for its column; the domain checks
+# the tighter ranges and names the field in its 400.
+Int = Annotated[int, Strict(), Field(ge=-(2**63), le=2**63 - 1)]
+Real = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Text = Annotated[str, Field(max_length=128)]
+Number = Int | Real | Text
 
 
 class _Body(BaseModel):
@@ -16,12 +22,12 @@ class _Body(BaseModel):
 class QuotaFields(_Body):
     cpus: Number | None = None
     memory: Number | None = None
-    gpus: int | str | None = None
-    mig: dict[str, int | str] | None = None
-    max_replicas: int | str | None = None
+    gpus: Int | Text | None = None
+    mig: dict[Text, Int | Text] | None = Field(None, max_length=64)
+    max_replicas: Int | Text | None = None
     rate_limit: Number | None = None
-    cost_center: str | None = None
-    compliance: list[str] | None = None
+    cost_center: Text | None = None
+    compliance: list[Text] | None = Field(None, max_length=16)
 
     def quota(self) -> dict[str, Any]:
         return {"cpus": self.cpus, "memory": self.memory, "gpus": self.gpus, "mig": self.mig,
@@ -29,19 +35,19 @@ class QuotaFields(_Body):
 
 
 class TenantCreate(QuotaFields):
-    name: str
+    name: Text
 
 
 class KeyCreate(_Body):
-    role: str
-    tenant: str | None = None
-    name: str | None = None
-    expires_in: str | None = None
+    role: Text
+    tenant: Text | None = None
+    name: Text | None = None
+    expires_in: Text | None = None
     rate_limit: Number | None = None
 
 
 class DeploymentScale(_Body):
-    replicas: int | str
+    replicas: Int | Text
 
 
 class DeploymentUpdate(_Body):
@@ -65,17 +71,17 @@ class DeploymentCanary(_Body):
 
 
 class DeploymentCreate(_Body):
-    name: str
-    model: str
-    device: str = "cpu"
+    name: Text
+    model: Text
+    device: Text = "cpu"
     cpus: Number | None = None
     memory: Number | None = None
-    min_replicas: int = 1
-    max_replicas: int | None = None
-    target_concurrency: int | None = None
-    max_batch_size: int | None = None
-    max_batch_delay_ms: float | None = None
-    payload_logging: bool = False
+    min_replicas: Int = 1
+    max_replicas: Int | None = None
+    target_concurrency: Int | None = None
+    max_batch_size: Int | None = None
+    max_batch_delay_ms: Real | Int | None = None
+    payload_logging: Annotated[bool, Strict()] = False
 
     def options(self) -> dict[str, Any]:
         return self.model_dump(exclude={"name", "model"})

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from aiplane.cli import audit, audit_writer, deploy, keys, login, models, plan, predict, serve, sso, tenants, up
+from aiplane.cli import admin, audit, audit_writer, deploy, keys, login, models, plan, predict, serve, sso, tenants, up
 from aiplane.cli.output import errors
 from aiplane.domain.errors import AiplaneError
 
@@ -25,6 +25,7 @@ app.add_typer(deploy.app, name="deploy", help="Deployments: create, update, scal
 app.add_typer(sso.app, name="sso", help="Single sign-on: map identity-provider claims to tenants and roles.")
 app.command("login")(login.login)
 app.command("logout")(login.logout)
+app.add_typer(admin.app, name="admin", help="Offline administration: recover platform-admin access.")
 app.add_typer(audit.app, name="audit", help="Audit trail: tail, export, verify (also offline), proofs.")
 
 

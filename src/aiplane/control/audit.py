@@ -26,12 +26,13 @@ import orjson
 from aiplane.crypto import envelope
 from aiplane.crypto.envelope import Envelope
 from aiplane.crypto.signing import Signer
-from aiplane.domain import audit, checkpoints, merkle, verification
+from aiplane.domain import audit, checkpoints, durations, merkle, verification
 from aiplane.domain.checkpoints import NONE, Checkpoint
 from aiplane.domain.clock import Clock
 from aiplane.domain.errors import Forbidden, InvalidInput, NotFound
 from aiplane.domain.policy import Action, Principal, authorize
 from aiplane.store import audit as audit_rows
+from aiplane.store import tenants as tenant_rows
 from aiplane.store.audit import Filters
 from aiplane.store.database import Database
 
@@ -234,9 +235,10 @@ class AuditService:
 
     def set_retention(self, who: Principal, tenant: str, days: int) -> dict[str, Any]:
         authorize(who, Action.TENANT_UPDATE, tenant)
-        if days < 1:
-            raise InvalidInput(f"retention of {days} days is too short; use at least 1.")
+        if isinstance(days, bool) or not 1 <= days <= durations.MAX_DAYS:
+            raise InvalidInput(f"days {days} is out of range; keep a tenant's audit metadata 1 to {durations.MAX_DAYS} days.")
         with self.db.write(bump_generation=False) as conn:
+            tenant_rows.get(conn, tenant)  # NotFound for a tenant that does not exist
             audit_rows.set_retention(conn, tenant, days)
         return {"tenant": tenant, "days": days}
 
@@ -250,7 +252,8 @@ class AuditService:
         with self.db.write(bump_generation=False) as conn:
             days = audit_rows.retention(conn)
             for tenant in audit_rows.tenants_in_log(conn):
-                keep = timedelta(days=days.get(tenant or "", self.retention_days))
+                # Bounded here too: a row stored before days were bounded must not break pruning.
+                keep = timedelta(days=min(days.get(tenant or "", self.retention_days), durations.MAX_DAYS))
                 pruned[tenant or "(platform)"] = audit_rows.prune(conn, tenant, now - keep)
         return pruned
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 from aiplane.domain import durations, keys, tenancy
 from aiplane.domain.clock import Clock
-from aiplane.domain.errors import InvalidInput
+from aiplane.domain.errors import Conflict, InvalidInput
 from aiplane.domain.keys import KeyRecord
 from aiplane.domain.policy import Action, Principal, authorize, check_grant
 from aiplane.domain.roles import PLATFORM_ROLES, Role
@@ -61,10 +61,29 @@ class KeyService:
                     authorize(who, Action.TENANT_UPDATE)  # only platform keys revoke platform keys
             else:
                 authorize(who, Action.KEY_REVOKE, record.tenant)
-            key_rows.revoke(conn, key_id, self.clock.now())
+            now = self.clock.now()
+            if record.role is Role.PLATFORM_ADMIN and record.usable_at(now):
+                others = [k for k in key_rows.active_admins(conn, now, lock=not self.db.is_sqlite) if k != key_id]
+                if not others:
+                    raise Conflict(f"key {key_id!r} is the last active platform-admin key, and revoking it would lock "
+                                   f"everyone out; create another platform-admin key first (aiplane key create "
+                                   f"--role platform-admin), then revoke this one.")
+            key_rows.revoke(conn, key_id, now)
             record = key_rows.get(conn, key_id)
         self.on_change()
         return record
+
+    def recover_admin(self, key_file: Path, record_event: Callable[[KeyRecord], None]) -> str:
+        """Offline recovery (aiplane admin recover): a new platform-admin key, whatever keys exist,
+        written to `key_file` (0600); `record_event` audits it first, so it is never made unaudited."""
+        issued = keys.issue()
+        record = KeyRecord(issued.key_id, issued.hash, Role.PLATFORM_ADMIN, None, "recovered-admin",
+                           self.clock.now(), None, None)
+        record_event(record)
+        with self.db.write() as conn:
+            key_rows.insert(conn, record, created_by=None)
+        write_secret(key_file, issued.secret)
+        return issued.secret
 
     def bootstrap_admin(self, key_file: Path) -> str | None:
         """On first start, create a platform-admin key and write it to `key_file` (mode 0600)."""

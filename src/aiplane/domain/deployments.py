@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,8 +35,8 @@ class DeploymentSpec:
             raise InvalidInput("cpus and memory per replica must be greater than zero.")
         if self.max_batch_size < 1:
             raise InvalidInput(f"max-batch-size {self.max_batch_size} must be at least 1.")
-        if not math.isfinite(self.max_batch_delay_ms) or self.max_batch_delay_ms < 0:
-            raise InvalidInput(f"max-batch-delay-ms {self.max_batch_delay_ms} must be a number of 0 or more.")
+        if not 0 <= self.max_batch_delay_ms <= 60_000:  # NaN fails this too
+            raise InvalidInput(f"max-batch-delay-ms {self.max_batch_delay_ms} must be a number from 0 to 60000.")
         if self.target_concurrency < 1:
             raise InvalidInput(f"target-concurrency {self.target_concurrency} must be at least 1.")
         if self.device != DEVICES_CPU:

@@ -72,6 +72,11 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     names.check("model", model)
     if not sep or version == LATEST:
         return model, None
-    if not version.isdigit() or int(version) < 1:
-        raise InvalidInput(f"model version {version!r} in {ref!r} is not valid; use an integer from 1, or 'latest'.")
-    return model, int(version)
+    return model, parse_version(version, f" in {ref!r}")
+
+
+def parse_version(version: str, where: str = "") -> int:
+    """A version number: ASCII digits, from 1 up to what the store holds."""
+    if not (version.isascii() and version.isdigit()) or len(version) > 10 or not 1 <= int(version) <= 2**31 - 1:
+        raise InvalidInput(f"model version {version!r}{where} is not valid; use an integer from 1, or 'latest'.")
+    return int(version)

@@ -85,11 +85,16 @@ def parse_quota(
 
 
 def parse_rate(field: str, value: float | str) -> float:
-    """A positive, finite number of requests per second."""
+    """A positive, finite number of requests per second, at most MAX_RATE."""
     try:
+        if isinstance(value, bool) or (isinstance(value, str) and not value.isascii()):
+            raise ValueError("not a number")
         rate = float(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"{field} {value!r} is not a number of requests per second.") from None
-    if not rate > 0 or rate == float("inf"):
-        raise InvalidInput(f"{field} {value!r} must be a positive number of requests per second.")
+    if not 0 < rate <= MAX_RATE:
+        raise InvalidInput(f"{field} {value!r} must be a positive number of requests per second, at most {MAX_RATE:g}.")
     return rate
+
+
+MAX_RATE = 1e9

@@ -58,6 +58,15 @@ def revoke(conn: sa.Connection, key_id: str, when: datetime) -> None:
     )
 
 
+def active_admins(conn: sa.Connection, now: datetime, lock: bool = False) -> list[str]:
+    """Ids of the platform-admin keys usable at `now`; `lock` holds their rows (PostgreSQL) so two
+    revocations cannot each see the other's key as the one left."""
+    c = api_keys.c
+    query = sa.select(c.key_id).where(c.role == Role.PLATFORM_ADMIN.value, c.revoked_at.is_(None),
+                                      sa.or_(c.expires_at.is_(None), c.expires_at > now))
+    return [r[0] for r in conn.execute(query.with_for_update() if lock else query)]
+
+
 def count(conn: sa.Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(api_keys)).scalar_one())
 

@@ -43,6 +43,7 @@ def admin(platform: Platform):
     ("POST", "/api/v1/tenants/odd/deployments", {"name": "d", "model": "m:1", "max_batch_delay_ms": True},
      "max_batch_delay_ms"),
     ("POST", "/api/v1/tenants/odd/deployments/d/scale", {"replicas": True}, "replicas"),
+    ("PATCH", "/api/v1/tenants/odd/deployments/d", {"max_replicas": HUGE}, "max_replicas"),
     ("PUT", "/api/v1/tenants/odd/audit-retention", {"days": HUGE}, "days"),
     ("PUT", "/api/v1/tenants/odd/audit-retention", {"days": 10**9}, "days"),
     ("PUT", "/api/v1/tenants/odd/audit-retention", {"days": True}, "days"),

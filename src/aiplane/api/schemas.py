@@ -52,12 +52,12 @@ class DeploymentScale(_Body):
 
 class DeploymentUpdate(_Body):
     """A partial change: fields left out stay as they are."""
-    min_replicas: int | str | None = None
-    max_replicas: int | str | None = None
-    target_concurrency: int | str | None = None
+    min_replicas: Int | Text | None = None
+    max_replicas: Int | Text | None = None
+    target_concurrency: Int | Text | None = None
     cpus: Number | None = None
     memory: Number | None = None
-    max_batch_size: int | str | None = None
+    max_batch_size: Int | Text | None = None
     max_batch_delay_ms: Number | None = None
 
     def options(self) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import math
+import zipfile
 from typing import Any, Callable
 
 import numpy as np
@@ -82,20 +84,52 @@ def signature(session: ort.InferenceSession) -> Signature:
     )
 
 
-def load_validation(data: bytes) -> dict[str, np.ndarray]:
-    arrays = load_arrays(data, "the validation file")
+MAX_ARCHIVE_BYTES = 256 << 20  # unpacked: far more than a validation or calibration set needs
+_MAX_MEMBERS = 64
+
+
+def load_validation(data: bytes, limit: int = MAX_ARCHIVE_BYTES) -> dict[str, np.ndarray]:
+    arrays = load_arrays(data, "the validation file", limit)
     if "X" not in arrays:
         raise InvalidInput(f"the validation file has arrays {sorted(arrays)} but no 'X'; save features as X (and labels as y).")
     return arrays
 
 
-def load_arrays(data: bytes, what: str) -> dict[str, np.ndarray]:
+def load_arrays(data: bytes, what: str, limit: int = MAX_ARCHIVE_BYTES) -> dict[str, np.ndarray]:
     """The arrays of a .npz archive (`what` names it in messages, e.g. "the calibration file")."""
+    _check_sizes(data, what, limit)
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
     except Exception as exc:
         raise InvalidInput(f"{what} is not a NumPy .npz archive; save it with numpy.savez(X=..., y=...).") from exc
+
+
+def _check_sizes(data: bytes, what: str, limit: int) -> None:
+    """Refuse a decompression bomb before anything is unpacked: the members' sizes from the zip
+    headers (a member is never read past its declared size), and each array's size from its
+    .npy header (numpy allocates that much before reading a byte of data)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        return  # not a zip: np.load says so in the usual sentence
+    total = sum(m.file_size for m in members)
+    if len(members) > _MAX_MEMBERS or total > limit:
+        raise InvalidInput(f"{what} would unpack to {total} bytes in {len(members)} arrays, over the limit "
+                           f"of {limit} bytes in {_MAX_MEMBERS}; it was refused unread, so use fewer rows.")
+    for member in members:
+        try:
+            with archive.open(member) as f:
+                major, _ = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+        except Exception:  # not an .npy member: np.load refuses the file in the usual sentence
+            return
+        declared = math.prod(shape) * dtype.itemsize
+        if declared > member.file_size:
+            raise InvalidInput(f"array {member.filename!r} in {what} declares {declared} bytes but holds "
+                               f"{member.file_size}; the file is damaged or crafted, and was refused unread.")
 
 
 def evaluate(session: ort.InferenceSession, arrays: dict[str, np.ndarray]) -> dict[str, Any]:

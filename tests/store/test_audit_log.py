@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from aiplane.control import audit_files
 from aiplane.control.audit import AuditService
+from aiplane.control.tenants import TenantService
 from aiplane.crypto.envelope import Envelope
 from aiplane.crypto.signing import Signer
 from aiplane.domain.audit import AuditEvent
@@ -232,6 +233,7 @@ def test_retention_prunes_old_content_but_keeps_the_tree_verifiable(service: Aud
     old = CLOCK.now() - timedelta(days=400)
     record(service.db, [event(0, when=old), event(1, tenant="beta", when=old), event(2)])
     service.checkpoint()
+    TenantService(service.db, CLOCK, lambda: None).create(ADMIN, "alpha", {}, None, None)
     service.set_retention(ADMIN, "alpha", 365)
     assert service.prune(ADMIN) == {"alpha": 1, "beta": 0}  # beta keeps the six-year default
     events = service.query(ADMIN, Filters(), 10)

@@ -90,13 +90,26 @@ def entry_prefix(seq: int, prev: bytes) -> bytes:
 # of the signed entry's fields, so verification compares them with it: a column edited in the
 # database would otherwise move an event into another tenant's view unnoticed.
 COLUMN_NAMES = ("audit_id", "tenant", "actor", "action", "deployment", "time")
-Columns = tuple["str | None", "str | None", "str | None", "str | None", "str | None", "datetime | None"]
+# The time as the store returns it: a datetime, or SQLite's text ("2026-12-08 03:14:03.123456", UTC).
+Columns = tuple["str | None", "str | None", "str | None", "str | None", "str | None", "datetime | str | None"]
 
 
 def columns_of(doc: dict[str, Any]) -> Columns:
     """The indexed columns an entry's fields give (time: its completed_at, in UTC)."""
     return (doc.get("audit_id"), doc.get("tenant"), doc.get("actor"), doc.get("action"), doc.get("deployment"),
             utc_time(doc.get("completed_at")))
+
+
+def columns_agree(doc: dict[str, Any], stored: Columns) -> bool:
+    """Whether the stored columns hold the entry's values (verification runs this per entry)."""
+    if (doc.get("audit_id"), doc.get("tenant"), doc.get("actor"), doc.get("action"), doc.get("deployment")) != stored[:5]:
+        return False
+    signed, column = doc.get("completed_at"), stored[5]
+    # The common case without parsing: the platform writes UTC times, and SQLite keeps them as text.
+    if isinstance(column, str) and isinstance(signed, str) and signed.endswith("+00:00") and len(signed) == 32 \
+            and signed[:10] == column[:10] and signed[11:26] == column[11:]:
+        return True
+    return utc_time(signed) == (utc_time(column) if isinstance(column, str) else column)
 
 
 def utc_time(value: Any) -> datetime | None:
@@ -114,6 +127,8 @@ def utc_time(value: Any) -> datetime | None:
 def column_mismatch(doc: dict[str, Any], stored: Columns) -> str | None:
     """What the first stored column that disagrees with the entry holds, or None when all agree."""
     for name, signed, column in zip(COLUMN_NAMES, columns_of(doc), stored):
+        if isinstance(column, str) and name == "time":
+            column = utc_time(column)
         if signed != column:
             return f"its stored {name} is {_shown(column)} but the signed entry says {_shown(signed)}"
     return None

@@ -134,7 +134,7 @@ def _check_fields(seq: int, entry: bytes, columns: audit.Columns | None, tenant:
         raise _Bad(seq, f"the entry at position {seq} is not JSON: it was replaced.") from None
     if not isinstance(doc, dict):
         raise _Bad(seq, f"the entry at position {seq} is not an audit event: it was replaced.")
-    if columns is not None and audit.columns_of(doc) != columns:
+    if columns is not None and not audit.columns_agree(doc, columns):
         raise _Bad(seq, f"the row at position {seq} was edited in the database: {audit.column_mismatch(doc, columns)}.")
     if tenant is not None and doc.get("tenant") != tenant:
         raise _Bad(seq, f"the entry at position {seq} belongs to tenant {doc.get('tenant')!r}, but this is an export "

@@ -9,7 +9,7 @@ from typing import Any, Generator
 
 import sqlalchemy as sa
 
-from aiplane.domain.audit import Columns, utc_time
+from aiplane.domain.audit import Columns
 from aiplane.domain.merkle import Frontier
 from aiplane.store.database import Database
 from aiplane.store.tables import audit_checkpoints, audit_data_keys, audit_head, audit_log, audit_retention
@@ -70,8 +70,7 @@ def stream(conn: sa.Connection, chunk: int = 20000,
                     yield seq, leaf, entry, None
                 continue
             for seq, leaf, entry, audit_id, tenant, actor, action, deployment, created in part:
-                when = utc_time(created) if sqlite else created
-                yield seq, leaf, entry, (audit_id, tenant, actor, action, deployment, when)
+                yield seq, leaf, entry, (audit_id, tenant, actor, action, deployment, created)
     finally:
         cursor.close()
 

@@ -65,9 +65,9 @@ class DeploymentUpdate(_Body):
 
 
 class DeploymentCanary(_Body):
-    model: str
-    percent: int
-    auto_rollback: bool = False
+    model: Text
+    percent: Int
+    auto_rollback: Annotated[bool, Strict()] = False
 
 
 class DeploymentCreate(_Body):

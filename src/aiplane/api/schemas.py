@@ -88,12 +88,12 @@ class DeploymentCreate(_Body):
 
 
 class ProfileRequest(_Body):
-    requests_per_day: float | None = None
-    p99_ms: float | None = None
+    requests_per_day: Real | None = None
+    p99_ms: Real | None = None
 
 
 class SsoMappingCreate(_Body):
-    claim: str
-    value: str
-    role: str
-    tenant: str | None = None
+    claim: Text
+    value: Text
+    role: Text
+    tenant: Text | None = None

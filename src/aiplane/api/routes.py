@@ -99,7 +99,7 @@ def build_router(svc: Services) -> APIRouter:
     @router.post("/tenants/{tenant}/models/{model}/versions/{version}/quantize", status_code=201, tags=["models"])
     async def quantize_version(
         tenant: str, model: str, version: str, calibration: UploadFile | None = File(None),
-        max_accuracy_drop: float = Form(optimization.DEFAULT_MAX_DROP), p: Principal = Depends(who),
+        max_accuracy_drop: float = Form(optimization.DEFAULT_MAX_DROP, allow_inf_nan=False), p: Principal = Depends(who),
     ) -> dict[str, Any]:
         """INT8 version of `version`, registered as the model's next version when it passes the gate."""
         number = None if version == "latest" else _int(version)

@@ -93,7 +93,7 @@ class ProfileRequest(_Body):
 
 
 class SsoMappingCreate(_Body):
-    claim: Text
-    value: Text
+    claim: Annotated[str, Field(max_length=64)]
+    value: Annotated[str, Field(max_length=255)]
     role: Text
     tenant: Text | None = None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
 from aiplane.api import guarding
 from aiplane.api.schemas import SsoMappingCreate
@@ -30,7 +30,7 @@ def build_router(svc: Services) -> APIRouter:
         return [_view(m) for m in svc.sso.list(p)]
 
     @router.delete("/mappings/{mapping_id}", status_code=204)
-    def delete_mapping(mapping_id: int, p: Principal = Depends(who)) -> None:
+    def delete_mapping(mapping_id: Annotated[int, Path(ge=1, le=2**31 - 1)], p: Principal = Depends(who)) -> None:
         svc.sso.unmap(p, mapping_id)
 
     return router

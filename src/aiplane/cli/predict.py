@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from aiplane.cli import arrays
 from aiplane.cli.client import Client
 from aiplane.cli.output import Format, emit
 from aiplane.domain import names
@@ -42,12 +43,7 @@ def predict(
 
 
 def _from_npy(client: Client, name: str, path: Path, headers: dict[str, str]) -> dict[str, Any]:
-    import numpy as np
-
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"{path} is not a .npy array file ({exc}).") from None
+    array = arrays.load_npy(path)
     meta = client.call("GET", f"/v2/models/{name}", headers=headers)
     first = meta["inputs"][0]
     if array.ndim == len(first["shape"]) - 1:

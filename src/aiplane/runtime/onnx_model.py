@@ -132,10 +132,29 @@ def _check_sizes(data: bytes, what: str, limit: int) -> None:
                                f"{member.file_size}; the file is damaged or crafted, and was refused unread.")
 
 
+def check_validation_x(session: ort.InferenceSession, x: np.ndarray) -> None:
+    """Refuse a validation X the model's first input cannot take, naming both shapes: before
+    running it, so the user reads a feature count, not ONNX Runtime's dimension report."""
+    first = _spec(session.get_inputs()[0])
+    if x.dtype.kind not in "biuf":
+        raise InvalidInput(f"the validation X holds {x.dtype} values, but the model's input {first.name!r} takes "
+                           f"{first.datatype} numbers; save numeric features as X.")
+    if x.ndim != len(first.shape) or x.ndim == 0:
+        raise InvalidInput(f"the validation X has shape {list(x.shape)}, but the model's input {first.name!r} has "
+                           f"{len(first.shape)} dimensions {list(first.shape)} (-1 = any); save X as rows of features.")
+    for axis, (got, want) in enumerate(zip(x.shape[1:], first.shape[1:]), start=1):
+        if want >= 0 and got != want:
+            what = "features per row" if axis == 1 and x.ndim == 2 else f"elements along axis {axis}"
+            raise InvalidInput(f"the validation X has {got} {what} (shape {list(x.shape)}), but the model's input "
+                               f"{first.name!r} takes {want} (shape {list(first.shape)}); validate with the "
+                               "features the model was trained on.")
+
+
 def evaluate(session: ort.InferenceSession, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     """Run the model on validation X; report accuracy (or MAE) against y when given."""
     first = session.get_inputs()[0]
     x = arrays["X"]
+    check_validation_x(session, x)
     dtype = np.float32 if first.type == "tensor(float)" else None
     try:
         outputs = session.run(None, {first.name: x.astype(dtype) if dtype else x})

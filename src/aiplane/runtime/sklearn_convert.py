@@ -51,8 +51,14 @@ def check_equal(estimator: Any, onnx_model: bytes, x: np.ndarray) -> None:
     from aiplane.runtime import onnx_model as runtime
 
     session = runtime.open_session(onnx_model)
+    runtime.check_validation_x(session, x)
     converted = session.run(None, {INPUT_NAME: x.astype(np.float32)})[0].ravel()
-    expected = np.asarray(estimator.predict(x)).ravel()
+    try:
+        expected = np.asarray(estimator.predict(x)).ravel()
+    except Exception as exc:  # scikit-learn reports bad input as plain ValueErrors
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidInput(f"the {type(estimator).__name__} cannot predict on the validation X: {first[:300]}") \
+            from None
     if np.issubdtype(expected.dtype, np.floating):
         ok = np.allclose(converted, expected, rtol=1e-4, atol=1e-4)
     else:

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # and in every `aiplane` process the tests start.
 sys.path.insert(0, str(ROOT / "src"))
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT / "src"), os.environ.get("PYTHONPATH"))))
+# `aiplane up` records the last platform it started for the account (aiplane.cli.locating): the
+# tests' platforms are recorded apart from the user's.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="aiplane-test-state-")
 
 
 def free_port() -> int:

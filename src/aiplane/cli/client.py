@@ -1,37 +1,44 @@
-"""The CLI's HTTP client: AIPLANE_URL, and the credentials `aiplane.cli.credentials` chooses."""
+"""The CLI's HTTP client, for the platform and credentials `aiplane.cli.locating` finds."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any, Iterator
 
 import httpx
 
-from aiplane.cli import credentials, trust
+from aiplane.cli import credentials, locating, trust
 from aiplane.domain.errors import (AiplaneError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge,
                                    QuotaExceeded, RateLimited, Unauthorized, Unavailable)
 
-DEFAULT_URL = "http://127.0.0.1:8080"
 _BY_STATUS: dict[int, type[AiplaneError]] = {400: InvalidInput, 401: Unauthorized, 403: Forbidden, 404: NotFound,
                                              409: Conflict, 413: PayloadTooLarge, 429: RateLimited,
                                              503: Unavailable}
 
 
 class Client:
-    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 180.0) -> None:
-        self.url = (url or os.environ.get("AIPLANE_URL") or DEFAULT_URL).rstrip("/")
-        self.token = token or credentials.token()
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, verify=trust.context())
+    def __init__(self, timeout: float = 180.0) -> None:
+        found = locating.locate()
+        if found.token is None:
+            raise Unauthorized("no API key found: set AIPLANE_TOKEN to a key, or run this where 'aiplane up' keeps "
+                               "its data (a .aiplane/ folder here or in a parent, or the last 'aiplane up' on this "
+                               "account).")
+        self.url, self.token, self.source = found.url.rstrip("/"), found.token, found.source
+        self.headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self.timeout = timeout
+
+    def _http(self) -> httpx.Client:
+        # One connection per call, closed after it: a command makes a few calls at most.
+        return httpx.Client(base_url=self.url, headers=self.headers, timeout=self.timeout, verify=trust.context())
 
     def call(self, method: str, path: str, raw: bool = False, **kwargs: Any) -> Any:
         try:
-            response = self.http.request(method, path, **kwargs)
+            with self._http() as http:
+                response = http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise _unreachable(self.url, exc) from None
         if response.status_code >= 400:
-            raise _error(response)
+            raise self._error(response)
         if raw:
             return response.text
         if response.status_code == 204 or not response.content:
@@ -42,16 +49,24 @@ class Client:
     def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[Iterator[bytes]]:
         """The response body in chunks, for exports too large to hold in memory."""
         try:
-            with self.http.stream(method, path, **kwargs) as response:
+            with self._http() as http, http.stream(method, path, **kwargs) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise _error(response)
+                    raise self._error(response)
                 yield response.iter_bytes()
         except httpx.TransportError as exc:
             raise _unreachable(self.url, exc) from None
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.call(method, "/api/v1" + path, **kwargs)
+
+
+    def _error(self, response: httpx.Response) -> AiplaneError:
+        error = _error(response)
+        if isinstance(error, Unauthorized):  # say which key was refused, and how to give another
+            return Unauthorized(f"{error.message.rstrip('.')} (the key from {self.source}); set AIPLANE_TOKEN "
+                                "to a valid key.")
+        return error
 
 
 def _unreachable(url: str, exc: httpx.TransportError) -> AiplaneError:

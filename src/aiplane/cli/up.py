@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from aiplane.cli import listening, serving_tls
+from aiplane.cli import listening, locating, serving_tls
 from aiplane.cli.output import console
 from aiplane.crypto import tls
 from aiplane.crypto.tls import ServerTLS
@@ -74,7 +74,11 @@ def up(
 
     from aiplane.api.app import create_app
 
-    app, svc = create_app(settings, demo_mode=demo, on_ready=_print_banner, tls=server_tls)
+    def ready(banner: Banner) -> None:
+        locating.remember(server.data_dir, banner.url)  # so the CLI finds this platform from anywhere
+        _print_banner(banner)
+
+    app, svc = create_app(settings, demo_mode=demo, on_ready=ready, tls=server_tls)
     pool = svc.workers
     serving_tls.reload_on_sighup(server_tls, (lambda: pool.signal(signal.SIGHUP)) if pool else None)
     if pool is None:

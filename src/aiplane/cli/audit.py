@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from aiplane.cli.client import Client
-from aiplane.cli.output import Format, console, emit, errors
+from aiplane.cli.output import Column, Format, console, emit, errors
 from aiplane.domain.errors import InvalidInput
 
 app = typer.Typer(no_args_is_help=True)
@@ -17,8 +17,9 @@ OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
 TENANT = typer.Option(None, "--tenant", help="Only this tenant's events.")
 SINCE = typer.Option(None, "--since", help="From this time: ISO 8601, or a duration back from now (7d, 12h).")
 UNTIL = typer.Option(None, "--until", help="Before this time: ISO 8601, or a duration back from now.")
-COLUMNS = [("seq", "SEQ"), ("completed_at", "TIME"), ("tenant", "TENANT"), ("actor", "ACTOR"), ("action", "ACTION"),
-           ("resource", "RESOURCE"), ("status", "STATUS"), ("request_id", "REQUEST ID"), ("decision", "DECISION")]
+COLUMNS: list[Column] = [("seq", "SEQ"), ("completed_at", "TIME"), ("actor", "ACTOR"), ("action", "ACTION"),
+                         ("status", "STATUS"), ("tenant", "TENANT", True), ("decision", "DECISION", True),
+                         ("resource", "RESOURCE", True), ("request_id", "REQUEST ID", True)]
 
 
 def _params(**values: Any) -> dict[str, Any]:

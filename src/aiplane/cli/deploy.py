@@ -5,17 +5,18 @@ from __future__ import annotations
 import typer
 
 from aiplane.cli.client import Client
-from aiplane.cli.output import Format, console, emit
+from aiplane.cli.output import Column, Format, console, emit
 from aiplane.domain import names
 from aiplane.domain.errors import InvalidInput
 
 app = typer.Typer(no_args_is_help=True)
 OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
-COLUMNS = [("tenant", "TENANT"), ("name", "DEPLOYMENT"), ("model", "MODEL"), ("model_version", "VERSION"),
-           ("phase", "PHASE"), ("replicas.ready", "READY"), ("replicas.desired", "DESIRED"),
-           ("resources", "PER REPLICA"), ("infer_path", "INFER PATH")]
-CANARY_COLUMNS = [("canary.model_version", "CANARY"), ("canary.percent", "PERCENT"),
-                  ("canary.replicas.ready", "CANARY READY")]
+COLUMNS: list[Column] = [("tenant", "TENANT"), ("name", "DEPLOYMENT"), ("model", "MODEL"), ("model_version", "VERSION"),
+                         ("phase", "PHASE"), ("replicas.ready", "READY"), ("replicas.desired", "DESIRED", True),
+                         ("resources", "PER REPLICA", True), ("replicas.max", "MAX", True),
+                         ("batching", "BATCHING", True), ("infer_path", "INFER PATH", True)]
+CANARY_COLUMNS: list[Column] = [("canary.model_version", "CANARY"), ("canary.percent", "PERCENT"),
+                                ("canary.replicas.ready", "CANARY READY")]
 
 
 @app.command("create")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import typer
 
 from aiplane.cli.client import Client
-from aiplane.cli.output import Format, console, emit
+from aiplane.cli.output import Column, Format, console, emit
 
 app = typer.Typer(no_args_is_help=True)
 OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
-COLUMNS = [("key_id", "KEY ID"), ("name", "NAME"), ("role", "ROLE"), ("tenant", "TENANT"),
-           ("created_at", "CREATED"), ("expires_at", "EXPIRES"), ("revoked_at", "REVOKED"),
-           ("last_used_at", "LAST USED"), ("rate_limit", "RATE LIMIT")]
+COLUMNS: list[Column] = [("key_id", "KEY ID"), ("name", "NAME"), ("role", "ROLE"), ("tenant", "TENANT"),
+                         ("revoked_at", "REVOKED"), ("expires_at", "EXPIRES", True), ("created_at", "CREATED", True),
+                         ("last_used_at", "LAST USED", True), ("rate_limit", "RATE LIMIT", True)]
 
 
 @app.command("create")

@@ -10,7 +10,7 @@ import typer
 
 from aiplane.cli import optimize
 from aiplane.cli.client import Client
-from aiplane.cli.output import Format, console, emit
+from aiplane.cli.output import Column, Format, console, emit
 from aiplane.domain import names, registry
 from aiplane.domain.errors import InvalidInput
 
@@ -18,8 +18,9 @@ app = typer.Typer(no_args_is_help=True)
 app.command("quantize")(optimize.quantize)
 app.command("profile")(optimize.profile)
 OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
-COLUMNS = [("tenant", "TENANT"), ("model", "MODEL"), ("version", "VERSION"), ("source_format", "FROM"),
-           ("size_bytes", "BYTES"), ("digest", "DIGEST"), ("metrics", "METRICS"), ("created_at", "REGISTERED")]
+COLUMNS: list[Column] = [("tenant", "TENANT"), ("model", "MODEL"), ("version", "VERSION"), ("source_format", "FROM"),
+                         ("digest", "DIGEST"), ("created_at", "REGISTERED", True), ("size_bytes", "BYTES", True),
+                         ("metrics", "METRICS", True)]
 _SKLEARN_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 import yaml
+from rich import box
 from rich.table import Table as RichTable
 
 from aiplane.cli.output import Format, console, errors
@@ -116,7 +117,8 @@ def _print(r: report.Report, details: bool) -> None:
         for t in section.tables:
             if t.detail and not details:
                 continue
-            table = RichTable(title=t.title, title_justify="left", show_lines=False)
+            table = RichTable(title=t.title, title_justify="left", show_lines=False, box=box.SIMPLE_HEAD,
+                              pad_edge=False)
             for i, header in enumerate(t.headers):
                 table.add_column(header, justify="right" if i in t.numeric else "left")
             for row in t.rows:

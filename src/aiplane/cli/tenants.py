@@ -7,14 +7,15 @@ from typing import Any
 import typer
 
 from aiplane.cli.client import Client
-from aiplane.cli.output import Format, console, emit, errors
+from aiplane.cli.output import Column, Format, console, emit, errors
 from aiplane.domain.errors import InvalidInput
 
 app = typer.Typer(no_args_is_help=True)
 OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
-COLUMNS = [("name", "TENANT"), ("quota.cpus", "CPUS"), ("quota.memory", "MEMORY"), ("quota.gpus", "GPUS"),
-           ("quota.mig", "MIG"), ("quota.max_replicas", "MAX REPLICAS"), ("quota.rate_limit", "RATE LIMIT"),
-           ("cost_center", "COST CENTER"), ("compliance", "COMPLIANCE")]
+COLUMNS: list[Column] = [("name", "TENANT"), ("quota.cpus", "CPUS"), ("quota.memory", "MEMORY"),
+                         ("quota.gpus", "GPUS"), ("quota.mig", "MIG"), ("quota.max_replicas", "MAX REPLICAS"),
+                         ("quota.rate_limit", "RATE LIMIT"), ("compliance", "COMPLIANCE", True),
+                         ("cost_center", "COST CENTER", True)]
 
 
 def _mig(values: list[str] | None) -> dict[str, str] | None:

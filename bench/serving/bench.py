@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""(Copied from shared/bench-peers/bench.py; changed: BENCH_ARTIFACTS chooses the model folder.)
+"""(Copied from the peer benchmark harness's bench.py; changed: BENCH_ARTIFACTS chooses the model folder.)
 
 Side-by-side HTTP load benchmark of model servers (stdlib only; run by run.sh).
 

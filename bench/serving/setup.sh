@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copied from shared/bench-peers/setup.sh (the peer harness), minus BentoML.
+# Copied from the peer benchmark harness's setup.sh, minus BentoML.
 # Creates one virtual environment per peer under $PEERS_ROOT (default /tmp/peers).
 # Idempotent: a venv whose install finished is marked with .installed and skipped.
 # Usage: ./setup.sh [venv-name ...]   (default: all)   e.g. ./setup.sh mlserver kserve

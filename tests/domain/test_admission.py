@@ -61,7 +61,7 @@ def test_mig_profile_names_are_those_of_real_gpus():
 @pytest.mark.parametrize("team,gpus,cpus", [("data-science", 16, 128), ("engineering", 4, 64),
                                             ("finance", 8, 64), ("research", 16, 128)])
 def test_the_reference_team_quotas_parse_as_written(team, gpus, cpus):
-    # shared/REFERENCE-FIGURES.md, "Example team quotas (a mid-sized enterprise)".
+    # docs/reference-figures.md, "Example team quotas (a mid-sized enterprise)".
     quota = parse_quota(gpus=gpus, cpus=cpus)
     assert quota.gpus == gpus and quota.cpus_milli == cpus * 1000
     admission.check(team, quota, R(), R(gpus=gpus, cpus_milli=cpus * 1000))

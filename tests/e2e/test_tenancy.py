@@ -68,7 +68,7 @@ def _infer(client: httpx.Client, name: str, x: Any) -> httpx.Response:
 
 
 def test_the_reference_team_quotas_are_expressible_as_written(platform: Platform):
-    # shared/REFERENCE-FIGURES.md, "Example team quotas (a mid-sized enterprise)".
+    # docs/reference-figures.md, "Example team quotas (a mid-sized enterprise)".
     teams = {"data-science": (16, 128), "engineering": (4, 64), "research": (16, 128)}
     _ok(platform.cli("tenant", "create", "data-science", "--gpus", "16", "--cpus", "128"))
     with platform.http(platform.admin_key) as http:

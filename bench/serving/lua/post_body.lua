@@ -1,5 +1,5 @@
 -- wrk script: POST the JSON file named by $WRK_BODY to the URL given on the wrk command line.
--- Copied from shared/bench-peers (the peer harness).
+-- Copied from the peer benchmark harness (the peer harness).
 -- If $WRK_JSON is set, the run's summary is also written there as JSON (latencies in us).
 -- Usage: WRK_BODY=/tmp/peers/artifacts/body_1.json WRK_JSON=out.json \
 --          wrk -t1 -c32 -d10s --latency -s post_body.lua http://127.0.0.1:8000/v2/models/bc/infer

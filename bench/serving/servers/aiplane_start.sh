@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copied from shared/bench-peers/servers/aiplane_start.sh; AIPLANE_DEPLOY_ARGS added.
+# Copied from the peer benchmark harness's servers/aiplane_start.sh; AIPLANE_DEPLOY_ARGS added.
 # Starts the landed aiplane with this benchmark's model deployed as "bc" in a
 # tenant "bench" (the full governed path: key auth, audit, metering on), writes
 # a predictor key to $PEERS_ROOT/aiplane.key for wrk, and stays in the

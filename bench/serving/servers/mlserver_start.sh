@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Copied from shared/bench-peers (the peer harness).
+# Copied from the peer benchmark harness (the peer harness).
 # Start Seldon MLServer (mlserver-sklearn runtime) on model.joblib.
 # Usage: mlserver_start.sh CONFIG PORT [PARALLEL_WORKERS]
 #   CONFIG: name of a model-settings template in ../mlserver/ (default, batching)

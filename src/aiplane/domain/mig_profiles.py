@@ -1,6 +1,6 @@
 """The MIG profile names a quota may name, per GPU model.
 
-Copied from shared/data/mig-profiles.json (schema mig-profiles/v1: the NVIDIA MIG User Guide's
+Copied from the mig-profiles/v1 reference data (see docs/reference-figures.md: the NVIDIA MIG User Guide's
 "Supported MIG Profiles" tables and NVIDIA/mig-parted's default config). Only the names are
 needed here: a quota counts slices per profile name, so a name no GPU has is a typo.
 """

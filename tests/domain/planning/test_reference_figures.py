@@ -1,4 +1,4 @@
-"""The built-in catalog reproduces shared/REFERENCE-FIGURES.md."""
+"""The built-in catalog reproduces docs/reference-figures.md."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ Pure computation over plain data, no server needed:
     planner.plan(portfolio)     -> PortfolioPlan  decisions, costs, savings by lever
 
 `catalog` holds the prices and assumptions (the built-in defaults reproduce
-shared/REFERENCE-FIGURES.md); `rules` the non-negotiables that rule options out;
+docs/reference-figures.md); `rules` the non-negotiables that rule options out;
 `sizing` how much hardware a workload needs; `costing` the price lines of an option;
 `savings` the lever-by-lever walk from the baseline to the chosen plan.
 """

@@ -1,6 +1,6 @@
 """The price catalog and the planning assumptions, with the built-in defaults.
 
-The defaults reproduce shared/REFERENCE-FIGURES.md where it gives a figure: the A100-80GB
+The defaults reproduce docs/reference-figures.md where it gives a figure: the A100-80GB
 cloud rate is the blended planning rate of $2,850 per GPU-month (730 hours), so 16 training
 + 4 inference GPUs cost $57,000 a month. Prices the reference does not give (other GPUs,
 on-premises amortization, CPU, storage, egress) are order-of-magnitude list prices of late

@@ -1,4 +1,4 @@
-"""The planner's input: a portfolio of workloads (shared/SPEC.md, "Planner input").
+"""The planner's input: a portfolio of workloads (the format of docs/planning.md).
 
 `parse(document)` takes the parsed YAML/JSON document and returns a validated `Portfolio`;
 unknown fields, negative numbers, unknown GPU models and impossible values are refused with

@@ -2,17 +2,25 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: `make run` installs what running needs, `make test` adds the dev extras (test
+# tools, interop clients, PostgreSQL driver), each once per change of pyproject.toml.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test lint typecheck openapi-check bench-serving bench-auth bench-tenancy bench-audit bench-quantize clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 
-run: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP) $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/aiplane up --demo
 
 # The SSO tests' real OpenID Provider (npm oidc-provider, pinned in tests/oidc/package-lock.json),
@@ -21,32 +29,32 @@ OIDC := tests/oidc/node_modules/.installed
 $(OIDC): tests/oidc/package.json tests/oidc/package-lock.json
 	tests/oidc/install.sh
 
-test: $(STAMP) $(OIDC)
+test: $(DEV_STAMP) $(OIDC)
 	PYTHONPATH=src $(BIN)/lint-imports
 	PYTHONPATH=src $(BIN)/mypy src/aiplane
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # schemathesis against a real `aiplane up` with more examples than the suite's run.
-openapi-check: $(STAMP)
+openapi-check: $(DEV_STAMP)
 	AIPLANE_SCHEMATHESIS_EXAMPLES=$${EXAMPLES:-100} PYTHONPATH=src $(BIN)/python -m pytest -q tests/e2e/test_openapi.py
 
-bench-serving: $(STAMP)
+bench-serving: $(DEV_STAMP)
 	bench/serving/run.sh
 
-bench-auth: $(STAMP)
+bench-auth: $(DEV_STAMP)
 	$(BIN)/python bench/serving/auth.py
 
-bench-tenancy: $(STAMP)
+bench-tenancy: $(DEV_STAMP)
 	$(BIN)/python bench/tenancy/run.py
 
-bench-audit: $(STAMP)
+bench-audit: $(DEV_STAMP)
 	$(BIN)/python bench/audit/run.py
 
 # MiniLM needs the transformers extra: $(BIN)/pip install '.[transformers]' (torch CPU, ~1 GB).
-bench-quantize: $(STAMP)
+bench-quantize: $(DEV_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quantize/run.py
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	PYTHONPATH=src $(BIN)/mypy src/aiplane
 
 clean:

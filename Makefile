@@ -18,7 +18,7 @@ $(BIN)/uv: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet 'uv==0.13.10'
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e .
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e .
 	touch $(RUN_STAMP)
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python

@@ -39,4 +39,4 @@ def test_without_a_key_the_error_names_aiplane_token(tmp_path: Path):
 def test_a_refused_key_says_where_it_came_from(platform_factory: Any, tmp_path: Path):
     p = platform_factory().start()
     result = run_cli("tenant", "list", url=p.url, token="aip_000000000000_" + "0" * 48, cwd=tmp_path)
-    fails_in_one_line(result, "(the key from AIPLANE_TOKEN); set AIPLANE_TOKEN to a valid key")
+    fails_in_one_line(result, "unknown, revoked or expired; ask an admin for a new one (the key from AIPLANE_TOKEN).")

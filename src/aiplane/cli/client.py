@@ -64,8 +64,8 @@ class Client:
     def _error(self, response: httpx.Response) -> AiplaneError:
         error = _error(response)
         if isinstance(error, Unauthorized):  # say which key was refused, and how to give another
-            return Unauthorized(f"{error.message.rstrip('.')} (the key from {self.source}); set AIPLANE_TOKEN "
-                                "to a valid key.")
+            other = "" if self.source == "AIPLANE_TOKEN" else "; set AIPLANE_TOKEN to use another"
+            return Unauthorized(f"{error.message.rstrip('.')} (the key from {self.source}{other}).")
         return error
 
 

@@ -5,8 +5,8 @@ The token: `AIPLANE_TOKEN`, else the admin key of the platform's data directory,
 (as git finds `.git`), else the data directory of the last `aiplane up` on this account. That
 last one is recorded by `up` in `$XDG_STATE_HOME/aiplane/platform.json` (default
 `~/.local/state/aiplane/`), with its URL; the file holds a path and a URL, never a key.
-The URL: `AIPLANE_URL`, else the recorded URL when the key comes from the recorded platform,
-else http://127.0.0.1:8080.
+The URL: `AIPLANE_URL`, else the recorded URL (unless the key came from another data
+directory, whose URL is not known), else http://127.0.0.1:8080.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ def remember(data_dir: Path, url: str) -> None:
 def locate(cwd: Path | None = None) -> Located:
     url = os.environ.get("AIPLANE_URL")
     token = os.environ.get("AIPLANE_TOKEN")
-    if token:
-        return Located(url or DEFAULT_URL, token, "AIPLANE_TOKEN")
     recorded = _recorded()
+    if token:
+        return Located(url or (recorded[1] if recorded else DEFAULT_URL), token, "AIPLANE_TOKEN")
     for data_dir, how in _candidates(cwd or Path.cwd(), recorded):
         key = _read_key(data_dir)
         if key is not None:

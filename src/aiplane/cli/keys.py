@@ -21,11 +21,15 @@ def create(
     name: str = typer.Option(None, "--name", help="A label for the key."),
     expires_in: str = typer.Option(None, "--expires-in", help="Lifetime such as 90d, 12h, 30m."),
     rate_limit: str = typer.Option(None, "--rate-limit", help="Requests per second for this key (optional)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the secret, e.g. KEY=$(aiplane key create ... -q)."),
     output: Format = OUTPUT,
 ) -> None:
     """Create a key. The secret is printed once and never again."""
     body = {"role": role, "tenant": tenant, "name": name, "expires_in": expires_in, "rate_limit": rate_limit}
     doc = Client().api("POST", "/keys", json=body)
+    if quiet:
+        print(doc["secret"], flush=True)
+        return
     if output is Format.json:
         emit(doc, output)
         return

@@ -18,7 +18,7 @@ _BY_STATUS: dict[int, type[AiplaneError]] = {400: InvalidInput, 401: Unauthorize
 
 class Client:
     def __init__(self, timeout: float = 180.0) -> None:
-        found = locating.locate()
+        found = locating.locate(credentials.signed_in_token)
         if found.token is None:
             raise Unauthorized("no API key found: set AIPLANE_TOKEN to a key, or run this where 'aiplane up' keeps "
                                "its data (a .aiplane/ folder here or in a parent, or the last 'aiplane up' on this "

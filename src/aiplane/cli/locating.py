@@ -1,6 +1,6 @@
 """Finding the platform a CLI command talks to, from any directory.
 
-The token: `AIPLANE_TOKEN`, else the admin key of the platform's data directory, which is
+The token: `AIPLANE_TOKEN`, else the sign-in of `aiplane login`, else the admin key of the platform's data directory, which is
 `AIPLANE_DATA_DIR`, else the nearest `.aiplane/` in the current directory or one of its parents
 (as git finds `.git`), else the data directory of the last `aiplane up` on this account. That
 last one is recorded by `up` in `$XDG_STATE_HOME/aiplane/platform.json` (default
@@ -15,6 +15,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 _DATA_DIR_NAME = ".aiplane"
@@ -47,12 +48,15 @@ def remember(data_dir: Path, url: str) -> None:
         pass
 
 
-def locate(cwd: Path | None = None) -> Located:
+def locate(signed_in: Callable[[], str | None] | None = None, cwd: Path | None = None) -> Located:
+    """`signed_in` gives the token of `aiplane login`, if any: a sign-in, made on purpose, comes
+    after AIPLANE_TOKEN and before a key file that merely happens to be readable."""
     url = os.environ.get("AIPLANE_URL")
-    token = os.environ.get("AIPLANE_TOKEN")
     recorded = _recorded()
-    if token:
-        return Located(url or (recorded[1] if recorded else DEFAULT_URL), token, "AIPLANE_TOKEN")
+    for token, source in ((os.environ.get("AIPLANE_TOKEN"), "AIPLANE_TOKEN"),
+                          (signed_in() if signed_in is not None else None, "the sign-in of 'aiplane login'")):
+        if token:
+            return Located(url or (recorded[1] if recorded else DEFAULT_URL), token, source)
     for data_dir, how in _candidates(cwd or Path.cwd(), recorded):
         key = _read_key(data_dir)
         if key is not None:

@@ -44,7 +44,7 @@ COMMANDS = [
 def printed(filled: Platform) -> dict[str, str]:
     """Each command's standard output at COLUMNS=80 (run side by side: they only read, but two)."""
     def run(command: str) -> str:
-        result = run_cli(*command.split(" "), url=filled.url, token=filled.admin_key, env=NARROW)
+        result = run_cli(*command.split(" "), url=filled.url, token=filled.admin_key, env_extra=NARROW)
         assert result.returncode == 0, (command, result.stderr)
         return result.stdout
 

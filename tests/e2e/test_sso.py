@@ -184,7 +184,7 @@ def test_an_expiring_sign_in_is_refreshed_and_logout_forgets_it(world: World, tm
     assert "Signed out" in _ok(_as(world, tmp_path, "logout"))
     assert not cache.exists()
     anonymous = _as(world, tmp_path, "tenant", "list")
-    assert anonymous.returncode == 1 and "no API key was sent" in anonymous.stderr
+    assert anonymous.returncode == 1 and "no API key found: set AIPLANE_TOKEN" in anonymous.stderr
 
 
 def test_a_service_account_signs_in_with_client_credentials(world: World, tmp_path: Path):

@@ -220,7 +220,7 @@ def postgres_url() -> str:
     if not url:
         if os.environ.get("CI"):
             pytest.fail("AIPLANE_TEST_POSTGRES_URL is not set; run the tests with `make test`.")
-        pytest.skip("no PostgreSQL; `make test` starts one")
+        pytest.skip(_NO_POSTGRES)
     return url
 
 
@@ -262,3 +262,18 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     database.migrate()
     yield database
     database.dispose()
+
+
+_NO_POSTGRES = "no PostgreSQL; `make test` starts one"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Say loudly, as the last lines of the run, that the PostgreSQL half of the store cases did not run."""
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if terminalreporter is None:
+        return
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if _NO_POSTGRES in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_sep("!", f"{len(skipped)} PostgreSQL store cases were SKIPPED", red=True, bold=True)
+        terminalreporter.write_line("Only SQLite was tested. Run `make test` (or scripts/with-postgres.sh "
+                                    ".venv/bin/python -m pytest) to run them against PostgreSQL too.", red=True)

@@ -1,10 +1,13 @@
-"""The access matrix, generated from the policy table and checked against a real server.
+"""The access matrix, from tables written down here, checked against a real server.
 
 Every route of both planes x every kind of principal x its own / another tenant x a valid,
-expired or revoked key. The expected status of each cell is derived from
-`aiplane.domain.policy` alone; the probe of each route only says which request to send and
-what an admitted caller gets back. A route without a policy entry stops the server from
-starting (and fails the coverage test here); a policy entry without a probe fails too.
+expired or revoked key. The expected status of each cell comes from this file alone: the role
+table (a copy of the one in docs/security.md, checked against it) and which action each route
+performs and where it finds its tenant, both written here as data, not read from
+`aiplane.domain.policy`; so a wrong row there fails cells here. The probe of each route only
+says which request to send and what an admitted caller gets back. A route without a policy
+entry stops the server from starting (and fails the coverage test here); a policy entry without
+a probe fails too.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from aiplane.domain import policy
-from aiplane.domain.policy import ROUTES, Principal, Scope
+from aiplane.domain.policy import ROUTES
 from aiplane.domain.roles import Role
 from tests.conftest import Platform, TrainedModel
+from tests.domain.test_role_table import documented_role_table
 
 pytestmark = pytest.mark.serial
 OWN, OTHER = "alpha", "beta"
@@ -180,26 +183,92 @@ PROBES: dict[tuple[str, str], Prober] = {
 }
 
 
-def admitted(rule: policy.RoutePolicy, who: Principal, tenant: str) -> bool:
-    """What the policy table says, with nothing but the table: may `who` do this in `tenant`?"""
-    assert rule.action is not None
-    if not who.may(rule.action):
+_ALL = {"tenant.create", "tenant.list", "tenant.read", "tenant.update", "tenant.delete", "key.create", "key.read",
+        "key.revoke", "model.register", "model.read", "deployment.write", "deployment.read", "predict",
+        "audit.read", "cost.read", "plan"}
+# Who may do what: docs/security.md's table, written out again as data.
+ROLE_TABLE: dict[str, set[str]] = {
+    "platform-admin": _ALL,
+    "tenant-admin": {"tenant.read", "key.create", "key.read", "key.revoke", "model.register", "model.read",
+                     "deployment.write", "deployment.read", "predict", "audit.read", "cost.read", "plan"},
+    "deployer": {"tenant.read", "model.register", "model.read", "deployment.write", "deployment.read", "plan"},
+    "predictor": {"predict", "plan"},
+    "auditor": {"audit.read", "cost.read", "plan"},
+}
+
+# Which action each route performs and where its tenant comes from: "public" (no key),
+# "anywhere" (the action alone decides: not inside a tenant, or lists narrowed to what the key
+# sees) or "named" (the tenant the request names: a key bound to another tenant is refused).
+T, M, D = "/api/v1/tenants/{tenant}", "/api/v1/tenants/{tenant}/models/{model}", "/api/v1/tenants/{tenant}/deployments"
+ROUTE_TABLE: dict[tuple[str, str], tuple[str | None, str]] = {
+    ("POST", "/api/v1/tenants"): ("tenant.create", "anywhere"),
+    ("GET", "/api/v1/tenants"): ("tenant.read", "anywhere"),
+    ("GET", T): ("tenant.read", "named"),
+    ("PATCH", T): ("tenant.update", "named"),
+    ("DELETE", T): ("tenant.delete", "named"),
+    ("GET", T + "/quota"): ("tenant.read", "named"),
+    ("POST", "/api/v1/keys"): ("key.create", "named"),
+    ("GET", "/api/v1/keys"): ("key.read", "named"),
+    ("DELETE", "/api/v1/keys/{key_id}"): ("key.revoke", "named"),
+    ("GET", "/api/v1/models"): ("model.read", "anywhere"),
+    ("GET", T + "/models"): ("model.read", "named"),
+    ("POST", M + "/versions"): ("model.register", "named"),
+    ("GET", M + "/versions"): ("model.read", "named"),
+    ("GET", M + "/versions/{version}"): ("model.read", "named"),
+    ("GET", "/api/v1/deployments"): ("deployment.read", "anywhere"),
+    ("POST", D): ("deployment.write", "named"),
+    ("GET", D): ("deployment.read", "named"),
+    ("GET", D + "/{name}"): ("deployment.read", "named"),
+    ("DELETE", D + "/{name}"): ("deployment.write", "named"),
+    ("POST", D + "/{name}/scale"): ("deployment.write", "named"),
+    ("POST", "/api/v1/plan"): ("plan", "anywhere"),
+    ("GET", "/api/v1/audit"): ("audit.read", "named"),
+    ("GET", "/api/v1/audit/export"): ("audit.read", "named"),
+    ("GET", "/api/v1/audit/verify"): ("audit.read", "anywhere"),
+    ("GET", "/api/v1/audit/public-key"): ("audit.read", "anywhere"),
+    ("GET", "/api/v1/audit/checkpoints"): ("audit.read", "anywhere"),
+    ("POST", "/api/v1/audit/checkpoints"): ("audit.read", "anywhere"),
+    ("GET", "/api/v1/audit/events/{audit_id}/proof"): ("audit.read", "anywhere"),
+    ("GET", "/api/v1/audit/events/{audit_id}/payload"): ("audit.read", "anywhere"),
+    ("GET", "/api/v1/audit/consistency"): ("audit.read", "anywhere"),
+    ("POST", "/api/v1/audit/prune"): ("tenant.update", "anywhere"),
+    ("POST", T + "/erase-payloads"): ("tenant.update", "named"),
+    ("PUT", T + "/audit-retention"): ("tenant.update", "named"),
+    **{("GET" if "infer" not in p and "index" not in p else "POST", p): ("predict", "data") for p in (
+        "/v2", "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer",
+        "/v2/models/{name}/versions/{version}", "/v2/models/{name}/versions/{version}/ready",
+        "/v2/models/{name}/versions/{version}/infer", "/v2/repository/index")},
+    **{("GET", p): (None, "public") for p in (
+        "/v2/health/live", "/v2/health/ready", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs",
+        "/docs/oauth2-redirect", "/redoc")},
+}
+
+
+def admitted(route: tuple[str, str], role: Role, bound: str | None, tenant: str) -> bool:
+    """What the tables here say: may a `role` key bound to `bound` (None: every tenant) do this in `tenant`?"""
+    action, where = ROUTE_TABLE[route]
+    if action not in ROLE_TABLE[role.value]:
         return False
-    return rule.scope in (Scope.PLATFORM, Scope.OWN) or who.sees(tenant)
+    return where == "anywhere" or bound is None or bound == tenant
 
 
-def expected(template: str, rule: policy.RoutePolicy, who: Principal, state: str, tenant: str, success: int) -> int:
-    if rule.scope is Scope.PUBLIC:
+def expected(route: tuple[str, str], role: Role, bound: str | None, state: str, tenant: str, success: int) -> int:
+    action, where = ROUTE_TABLE[route]
+    if where == "public":
         return success
     if state != "valid":
         return 401
-    assert rule.action is not None
-    if not who.may(rule.action):
+    if action not in ROLE_TABLE[role.value]:
         return 403
-    if admitted(rule, who, tenant) or (rule.scope is Scope.DATA and "{name}" not in template):
+    if admitted(route, role, bound, tenant) or (where == "data" and "{name}" not in route[1]):
         return success  # /v2 and the repository index name no deployment: they answer for the caller's tenant
     # Another tenant's deployment does not exist for the caller on the data plane.
-    return 404 if rule.scope is Scope.DATA else 403
+    return 404 if where == "data" else 403
+
+
+def test_the_tables_here_are_the_documented_ones_and_cover_every_route():
+    assert ROLE_TABLE == documented_role_table()
+    assert set(ROUTE_TABLE) == set(ROUTES)
 
 
 @pytest.fixture(scope="module")
@@ -236,27 +305,27 @@ def test_every_route_has_a_policy_and_a_probe(world: World):
     assert set(PROBES) == set(ROUTES), f"policy entries without a probe: {set(ROUTES) ^ set(PROBES)}"
 
 
-def test_the_full_matrix_matches_the_policy_table(world: World):
+def test_the_full_matrix_matches_the_tables_here(world: World):
     failures: list[str] = []
     statuses: set[int] = set()
     cells = 0
     with httpx.Client(base_url=world.platform.url, timeout=60) as http:
-        for (method, template), rule in ROUTES.items():
-            for (role, bound), own, state in itertools.product(PRINCIPALS, (True, False), STATES):
-                who = Principal("cell", role, bound)
-                tenant = OWN if own else OTHER
-                ok = rule.scope is Scope.PUBLIC or (state == "valid" and admitted(rule, who, tenant))
-                probe = PROBES[(method, template)](world, tenant, ok)
-                want = expected(template, rule, who, state, tenant, probe.status)
-                kwargs = dict(probe.kwargs)
-                kwargs["headers"] = {**kwargs.get("headers", {}),
-                                     "Authorization": f"Bearer {world.keys[(role, bound, state)]}"}
-                response = http.request(probe.method, probe.path, **kwargs)
-                cells += 1
-                statuses.add(want)
-                if response.status_code != want:
-                    failures.append(f"{role.value}@{bound} {state} {'own' if own else 'other'} {probe.method} "
-                                    f"{probe.path}: want {want}, got {response.status_code} {response.text[:120]}")
+        for (method, template), (role, bound), own, state in itertools.product(
+                ROUTE_TABLE, PRINCIPALS, (True, False), STATES):
+            tenant = OWN if own else OTHER
+            ok = ROUTE_TABLE[(method, template)][1] == "public" or (
+                state == "valid" and admitted((method, template), role, bound, tenant))
+            probe = PROBES[(method, template)](world, tenant, ok)
+            want = expected((method, template), role, bound, state, tenant, probe.status)
+            kwargs = dict(probe.kwargs)
+            kwargs["headers"] = {**kwargs.get("headers", {}),
+                                 "Authorization": f"Bearer {world.keys[(role, bound, state)]}"}
+            response = http.request(probe.method, probe.path, **kwargs)
+            cells += 1
+            statuses.add(want)
+            if response.status_code != want:
+                failures.append(f"{role.value}@{bound} {state} {'own' if own else 'other'} {probe.method} "
+                                f"{probe.path}: want {want}, got {response.status_code} {response.text[:120]}")
     assert cells == len(ROUTES) * len(PRINCIPALS) * 2 * len(STATES)
     assert sorted(statuses) == [200, 201, 204, 400, 401, 403, 404, 409]  # every kind of outcome was exercised
     assert failures == [], f"{len(failures)} of {cells} cells differ:\n" + "\n".join(failures[:40])

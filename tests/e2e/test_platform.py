@@ -68,6 +68,28 @@ def test_registered_sklearn_model_is_converted_checked_and_measured(world: World
     assert oct(blob.stat().st_mode & 0o777) == "0o444"
 
 
+def test_an_estimator_whose_onnx_conversion_disagrees_is_refused(world: World, tmp_path: Path):
+    """y = a - b, checked on a row at a scale FP32 cannot hold: 100000003 and 100000000 are both
+    100000000.0 in FP32, so the converted model answers 0 where the estimator answers 3."""
+    import joblib
+    from sklearn.linear_model import LinearRegression
+
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    joblib.dump(LinearRegression().fit(x, x[:, 0] - x[:, 1]), tmp_path / "diff.pkl")
+    np.savez(tmp_path / "val.npz", X=np.array([[100000003.0, 100000000.0], [1.0, 0.5]]))
+    refused = world.platform.cli("model", "register", "alpha/diff", str(tmp_path / "diff.pkl"), "--validation",
+                                 str(tmp_path / "val.npz"))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        "error: the ONNX conversion disagrees with the estimator on 1 of 2 validation rows; register an ONNX file "
+        "exported and checked by hand instead."], refused.stderr
+    assert "diff" not in _ok(world.platform.cli("model", "list", "alpha", "-o", "json"))  # nothing was sent
+    np.savez(tmp_path / "val.npz", X=x[:10])  # the same estimator on data FP32 holds: accepted
+    accepted = json.loads(_ok(world.platform.cli("model", "register", "alpha/diff", str(tmp_path / "diff.pkl"),
+                                                 "--validation", str(tmp_path / "val.npz"), "-o", "json")))
+    assert accepted["metrics"]["client_checks"]["converted_matches_estimator"] is True
+
+
 def test_deployment_runs_its_replicas_and_predictions_match_the_estimator(world: World):
     status = json.loads(_ok(world.platform.cli("deploy", "status", "alpha/bc", "-o", "json")))
     assert status["phase"] == "Ready" and status["replicas"]["ready"] == 2
@@ -226,10 +248,31 @@ def test_bad_inference_requests_are_400_through_the_gateway(world: World, body, 
     assert response.status_code == 400 and fragment in response.json()["error"]
 
 
-def test_oversized_bodies_are_refused_with_413(world: World):
-    with world.platform.http(world.key("alpha", "predictor")) as client:
-        response = client.post("/v2/models/bc/infer", content=b"0" * (1 << 20 + 1))
-    assert response.status_code == 413 and "limit" in response.json()["error"]
+LIMIT = 1 << 20  # the module platform's AIPLANE_GATEWAY_MAX_BODY_BYTES
+
+
+def _padded_body(world: World, size: int) -> bytes:
+    """A valid one-row request padded with JSON whitespace to exactly `size` bytes."""
+    row = world.model.x[:1].ravel().tolist()
+    body = json.dumps({"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP32", "data": row}]}).encode()
+    return body + b" " * (size - len(body))
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_body_of_exactly_the_limit_is_served_and_one_byte_more_is_413(world: World, chunked: bool):
+    def send(body: bytes) -> httpx.Response:
+        # Chunked: no content-length up front, so the limit is enforced while reading.
+        content = iter([body[:len(body) // 2], body[len(body) // 2:]]) if chunked else body
+        with world.platform.http(world.key("alpha", "predictor")) as client:
+            return client.post("/v2/models/bc/infer", content=content, headers={"content-type": "application/json"})
+
+    at_limit, over = _padded_body(world, LIMIT), _padded_body(world, LIMIT + 1)
+    assert len(at_limit) == LIMIT and len(over) == LIMIT + 1
+    served = send(at_limit)
+    assert served.status_code == 200, served.text  # the gateway and the replica both accept the limit itself
+    refused = send(over)
+    # Refused by the gateway itself ("exceeds"; a replica says "is larger than"), before any forwarding.
+    assert refused.status_code == 413 and f"exceeds the limit of {LIMIT} bytes" in refused.json()["error"]
 
 
 def test_control_plane_bad_bodies_are_problem_documents(world: World):

@@ -207,28 +207,28 @@ def _store(platform: Platform) -> Database:
     return Database(f"sqlite:///{(platform.data_dir / 'aiplane.db').resolve()}")
 
 
-def _within_one_second(check: Any) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < 3:
-        if check():
-            return time.monotonic() - start
+def _takes_effect(check: Any) -> None:
+    """The change reaches this running gateway, with no restart (how fast: bench/tenancy/propagation.py)."""
+    deadline = time.monotonic() + 30
+    while not check():
+        assert time.monotonic() < deadline, "the change made by another process did not take effect"
         time.sleep(0.02)
-    raise AssertionError("the change did not take effect")
 
 
-def test_a_key_revoked_by_another_process_stops_working_within_a_second(platform: Platform,
+def test_a_key_revoked_by_another_process_stops_working_without_a_restart(platform: Platform,
                                                                        trained_model: TrainedModel):
     key = _key(platform, "finance")
     db = _store(platform)
     with platform.http(key["secret"]) as http:
         assert _infer(http, "fraud", trained_model.x).status_code == 200
         KeyService(db, SystemClock(), lambda: None).revoke(OTHER_PROCESS, key["key_id"])
-        took = _within_one_second(lambda: _infer(http, "fraud", trained_model.x).status_code == 401)
+        _takes_effect(lambda: _infer(http, "fraud", trained_model.x).status_code == 401)
+        assert _infer(http, "fraud", trained_model.x).status_code == 401  # refused from now on, not once
     db.dispose()
-    assert took < 1.0
+    assert platform.proc is not None and platform.proc.poll() is None  # the same process, still running
 
 
-def test_a_tenant_deleted_by_another_process_loses_access_within_a_second(platform: Platform,
+def test_a_tenant_deleted_by_another_process_loses_access_without_a_restart(platform: Platform,
                                                                          trained_model: TrainedModel):
     with platform.http(platform.admin_key) as http:
         _created(http.post("/api/v1/tenants", json={"name": "shortlived", "cpus": 1}))
@@ -240,9 +240,8 @@ def test_a_tenant_deleted_by_another_process_loses_access_within_a_second(platfo
     with platform.http(key["secret"]) as http:
         assert _infer(http, "bc", trained_model.x).status_code == 200
         TenantService(db, SystemClock(), lambda: None).delete(OTHER_PROCESS, "shortlived")
-        took = _within_one_second(lambda: _infer(http, "bc", trained_model.x).status_code == 401)
+        _takes_effect(lambda: _infer(http, "bc", trained_model.x).status_code == 401)
     db.dispose()
-    assert took < 1.0
     deadline = time.monotonic() + 20  # the reconciler stops the deleted tenant's replicas
     while pids_alive(pids) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -35,6 +35,7 @@ $(OIDC): tests/oidc/package.json tests/oidc/package-lock.json
 	tests/oidc/install.sh
 
 test: $(DEV_STAMP) $(OIDC)
+	scripts/test-packages.sh
 	PYTHONPATH=src $(BIN)/lint-imports
 	PYTHONPATH=src $(BIN)/mypy src/aiplane
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)

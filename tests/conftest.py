@@ -274,6 +274,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if _NO_POSTGRES in str(r.longrepr)]
     if skipped:
-        terminalreporter.write_sep("!", f"{len(skipped)} PostgreSQL store cases were SKIPPED", red=True, bold=True)
+        terminalreporter.write_sep("!", f"{len(skipped)} cases that need PostgreSQL were SKIPPED", red=True, bold=True)
         terminalreporter.write_line("Only SQLite was tested. Run `make test` (or scripts/with-postgres.sh "
                                     ".venv/bin/python -m pytest) to run them against PostgreSQL too.", red=True)

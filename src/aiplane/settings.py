@@ -80,6 +80,12 @@ class ControlSettings:
                                      "Largest model artifact or validation file accepted (413 above).")
     replica_ready_timeout_s: float = _setting(60.0, "AIPLANE_REPLICA_READY_TIMEOUT_S",
                                               "How long a new replica may take to load its model.")
+    replica_tenant_users: bool = _setting(True, "AIPLANE_REPLICA_TENANT_USERS",
+                                          "When `aiplane up` runs as root, each tenant's replicas run as that "
+                                          "tenant's own system user (`aiplane-<tenant>`, created on first use) "
+                                          "in a directory only it can enter, so one tenant's replica cannot "
+                                          "write into another's or connect to its sockets. Ignored when not "
+                                          "root: every replica then runs as the platform's user.")
     state_poll_s: float = _setting(0.5, "AIPLANE_STATE_POLL_S",
                                    "How often cached keys, tenants and routes are checked against the "
                                    "store, so a change made elsewhere takes effect within a second.")

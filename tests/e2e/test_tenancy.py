@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -283,6 +285,77 @@ def test_replicas_of_different_tenants_share_no_writable_directory(platform: Pla
         assert not mine.is_relative_to(theirs)
     assert a_cwd.parent.name == "clinical" and b_cwd.parent.name == "finance"
     assert a_tmp != b_tmp and not a_tmp.is_relative_to(b_cwd) and not b_tmp.is_relative_to(a_cwd)
+
+
+def _replica(platform: Platform, ref: str) -> tuple[int, Path]:
+    tenant, name = ref.split("/")
+    with platform.http(platform.admin_key) as http:
+        pid = http.get(f"/api/v1/tenants/{tenant}/deployments/{name}").json()["replica_status"][0]["pid"]
+    return pid, Path(os.readlink(f"/proc/{pid}/cwd"))
+
+
+def _ids(pid: int) -> tuple[list[int], list[int]]:
+    """(real, effective, saved, fs uids), (the same gids) of a running process."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return [int(v) for v in fields["Uid"].split()], [int(v) for v in fields["Gid"].split()]
+
+
+def _attempt_as(uid: int, gid: int, cwd: Path, paths: dict[str, str]) -> dict[str, str]:
+    """From a process with exactly a replica's identity (its uid and gid, no other group), in
+    `cwd`: try each "write" or "connect" on its path; what happened, by label."""
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            os.close(read)
+            os.chdir(cwd)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            outcome = {}
+            for label, path in paths.items():
+                try:
+                    if label.startswith("write"):
+                        with open(path, "w") as f:
+                            f.write("written by another tenant's replica")
+                    else:
+                        with socket.socket(socket.AF_UNIX) as s:
+                            s.connect(path)
+                    outcome[label] = "ok"
+                except OSError as exc:
+                    outcome[label] = type(exc).__name__
+            os.write(write, json.dumps(outcome).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        result = f.read()
+    os.waitpid(child, 0)
+    return dict(json.loads(result))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="tenant users need a root platform (CI and `make test` run as root)")
+def test_a_replica_cannot_write_into_or_connect_to_another_tenants_replica(platform: Platform):
+    (a_pid, a_cwd), (b_pid, b_cwd) = _replica(platform, "clinical/calm"), _replica(platform, "finance/fraud")
+    (a_uids, a_gids), (b_uids, b_gids) = _ids(a_pid), _ids(b_pid)
+    assert a_uids == [pwd.getpwnam("aiplane-clinical").pw_uid] * 4  # no saved root id to go back to
+    assert b_uids == [pwd.getpwnam("aiplane-finance").pw_uid] * 4 and a_uids[0] != b_uids[0] and 0 not in a_gids
+    root = a_cwd.parent.parent
+    assert b_cwd.parent.parent == root
+    for cwd, uid in ((a_cwd, a_uids[0]), (b_cwd, b_uids[0])):
+        assert cwd.stat().st_uid == cwd.parent.stat().st_uid == uid and cwd.parent.stat().st_mode & 0o777 == 0o700
+        sock = cwd / "http.sock"
+        assert sock.stat().st_uid == uid and sock.stat().st_mode & 0o777 == 0o600
+    mine, theirs = a_cwd.relative_to(root), b_cwd.relative_to(root)
+    # From the replica root, so that only the tenants' own directories stand in the way.
+    outcome = _attempt_as(a_uids[0], a_gids[0], root, {
+        "write own": f"{mine}/probe", "connect own": f"{mine}/http.sock",
+        "write theirs": f"{theirs}/probe", "write their tenant": f"{theirs.parent}/probe",
+        "connect theirs": f"{theirs}/http.sock"})
+    assert outcome == {"write own": "ok", "connect own": "ok", "write theirs": "PermissionError",
+                       "write their tenant": "PermissionError", "connect theirs": "PermissionError"}
+    assert not (b_cwd / "probe").exists() and not (b_cwd.parent / "probe").exists()
+    (a_cwd / "probe").unlink()
 
 
 def test_failed_authentications_are_limited_per_client_address(platform_factory: Any, trained_model: TrainedModel):

@@ -94,7 +94,8 @@ def build(settings: Settings, tls: ServerTLS | None = None) -> Services:
 
     supervisor = Supervisor(data_dir, blobs.path, settings.control.replica_ready_timeout_s,
                             settings.gateway.max_body_bytes, replicas_changed, grpc=channels is not None,
-                            drain_s=settings.rollout.drain_s)
+                            drain_s=settings.rollout.drain_s,
+                            per_tenant_users=settings.control.replica_tenant_users and os.geteuid() == 0)
     audit_socket = audit_socket_in(supervisor.socket_dir)
     audit = _audit(settings, db, clock)
     writer = audit_writer(settings, audit_socket)

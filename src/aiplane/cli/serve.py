@@ -24,12 +24,20 @@ def serve_model(
     grpc_port: int = typer.Option(None, "--grpc-port", help="Also serve gRPC (GRPCInferenceService) on this port."),
     grpc_socket: Path = typer.Option(None, "--grpc-socket", help="Also serve gRPC on this Unix socket."),
     parent_pid: int = typer.Option(None, "--parent-pid", hidden=True),
+    run_as: str = typer.Option(None, "--run-as", hidden=True,
+                               help="Started as root: read the model, then serve as this user."),
 ) -> None:
     """Serve one ONNX model over the Open Inference Protocol (KServe V2)."""
     if (port is None) == (socket is None):
         raise InvalidInput("give exactly one of --port or --socket.")
-    from aiplane.serving import server  # the model server's stack is loaded only to serve
+    from aiplane.serving import privileges, server  # the model server's stack is loaded only to serve
 
     batching = server.BatchingOptions(max_batch_size, max_batch_delay_ms, max_queue).validate()
-    app = server.build_app(model, name or model.stem, model_version, max_body_bytes, threads, batching)
+    source: Path | bytes = model
+    if run_as is not None:
+        if not model.is_file():
+            raise InvalidInput(f"model file {str(model)!r} does not exist.")
+        source = model.read_bytes()  # read with the platform's rights, parsed only with the tenant's
+        privileges.become(run_as)
+    app = server.build_app(source, name or model.stem, model_version, max_body_bytes, threads, batching)
     server.serve(app, host, port, socket, parent_pid, grpc_port, grpc_socket)

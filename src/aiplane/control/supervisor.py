@@ -3,7 +3,14 @@ stop them all on shutdown.
 
 Replicas run in their own session (a Ctrl-C in the terminal reaches only `aiplane up`, which
 then stops them in order) and watch their parent, so none outlives a supervisor killed hard.
-Each has its own working and temporary directory; nothing writable is shared.
+Each has its own working and temporary directory; nothing writable is shared. With tenant users
+on (a root platform), each tenant's replicas run as that tenant's own user
+(`control.tenant_users`) and its directory is that user's alone (0700), so one tenant's replica
+can neither write into another's directory nor connect to its sockets.
+
+A replica binds its sockets inside its own directory (relative to its working directory, so it
+needs no path through the data directory); the gateway reaches them through short links in
+`socket_dir`, which keep the addresses within sockaddr_un's 108 bytes.
 """
 
 from __future__ import annotations
@@ -18,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from aiplane.control import processes
+from aiplane.control import processes, tenant_users
 from aiplane.domain.deployments import Deployment
 from aiplane.serving import sockets
 
 log = logging.getLogger("aiplane.supervisor")
 
 _MAX_SOCKET_PATH = 100  # sockaddr_un holds 108 bytes
+_HTTP_SOCKET, _GRPC_SOCKET = "http.sock", "grpc.sock"  # in the replica's own directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +100,29 @@ class _Replica:
         self._set_state("stopped")
 
     async def _spawn(self) -> None:
+        user = await self.sup.user_of(self.dep.tenant)
         tmp = self.workdir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
-        self.workdir.chmod(0o700)  # its own working, home and temporary directory; no one else's
-        Path(self.socket).unlink(missing_ok=True)
+        for folder in (self.workdir.parent, self.workdir, tmp):  # the tenant's, its own: no one else's
+            folder.chmod(0o700)
+            if user is not None:
+                os.chown(folder, user.uid, user.gid)
+        links = [(self.socket, _HTTP_SOCKET)] + ([(self.grpc_socket, _GRPC_SOCKET)] if self.grpc_socket else [])
+        for link, name in links:
+            (self.workdir / name).unlink(missing_ok=True)
+            Path(link).unlink(missing_ok=True)
+            os.symlink(self.workdir / name, link)
         env = processes.inherited_env("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
         env.update(HOME=str(self.workdir), TMPDIR=str(tmp), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         spec = self.dep.spec
         cmd = [sys.executable, "-m", "aiplane", "serve-model", "--model", str(self.sup.artifact(self.dep.artifact_digest)),
-               "--socket", self.socket, "--name", self.dep.name, "--model-version", str(spec.model_version),
+               "--socket", _HTTP_SOCKET, "--name", self.dep.name, "--model-version", str(spec.model_version),
                "--parent-pid", str(os.getpid()), "--max-body-bytes", str(self.sup.max_body_bytes),
                "--max-batch-size", str(spec.max_batch_size), "--max-batch-delay-ms", str(spec.max_batch_delay_ms)]
         if self.grpc_socket is not None:
-            cmd += ["--grpc-socket", self.grpc_socket]
+            cmd += ["--grpc-socket", _GRPC_SOCKET]
+        if user is not None:
+            cmd += ["--run-as", user.name]  # it reads its model as root, then parses and serves as the tenant
         with open(self.workdir / "replica.log", "ab") as logfile:
             self.proc = await asyncio.create_subprocess_exec(
                 *cmd, cwd=self.workdir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=logfile,
@@ -170,8 +188,14 @@ async def _probe(socket: str) -> bool:
 class Supervisor:
     def __init__(self, data_dir: Path, artifact: Callable[[str], Path], ready_timeout_s: float,
                  max_body_bytes: int, on_change: Callable[[int, list[str]], None], grpc: bool = False,
-                 drain_s: float = 0.0) -> None:
+                 drain_s: float = 0.0, per_tenant_users: bool = False) -> None:
         self.replica_root = data_dir.resolve() / "replicas"
+        self.replica_root.mkdir(parents=True, exist_ok=True)
+        # Tenant users may pass through (not list) to their own directory, which is theirs alone.
+        self.replica_root.chmod(0o711 if per_tenant_users else 0o700)
+        self.per_tenant_users = per_tenant_users  # each tenant's replicas as its own user (needs root)
+        self._users: dict[str, tenant_users.TenantUser] = {}
+        self._users_lock = asyncio.Lock()
         self.socket_dir = data_dir.resolve() / "run"
         if len(str(self.socket_dir)) > _MAX_SOCKET_PATH - 16:
             self.socket_dir = Path(tempfile.mkdtemp(prefix="aiplane-run-"))
@@ -194,6 +218,15 @@ class Supervisor:
     def next_serial(self) -> int:
         self._serial += 1
         return self._serial
+
+    async def user_of(self, tenant: str) -> tenant_users.TenantUser | None:
+        """The user `tenant`'s replicas run as; None when they run as this process's user."""
+        if not self.per_tenant_users:
+            return None
+        async with self._users_lock:  # one useradd at a time from this process
+            if tenant not in self._users:
+                self._users[tenant] = await asyncio.to_thread(tenant_users.ensure, tenant)
+            return self._users[tenant]
 
     def announce(self, deployment_id: int) -> None:
         running = [*self._replicas.get(deployment_id, []), *filter(None, [self._successors.get(deployment_id)])]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket as pysocket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import uvloop
 
 from aiplane.domain.errors import InvalidInput
 from aiplane.runtime import onnx_model
-from aiplane.serving import grpc_server, parent_watch
+from aiplane.serving import grpc_server, parent_watch, sockets
 from aiplane.serving.app import ModelApp
 from aiplane.serving.batching import Batcher
 
@@ -30,11 +31,12 @@ class BatchingOptions:
         return self
 
 
-def build_app(model: Path, name: str, version: str, max_body_bytes: int, threads: int,
+def build_app(model: Path | bytes, name: str, version: str, max_body_bytes: int, threads: int,
               batching: BatchingOptions | None = None) -> ModelApp:
-    if not model.is_file():
+    """The app serving `model` (a file, or its bytes read before this process gave up its rights)."""
+    if isinstance(model, Path) and not model.is_file():
         raise InvalidInput(f"model file {str(model)!r} does not exist.")
-    session = onnx_model.open_session(str(model), threads=threads)
+    session = onnx_model.open_session(model if isinstance(model, bytes) else str(model), threads=threads)
     sig = onnx_model.signature(session)
     run = onnx_model.runner(session, sig)
     batcher = None
@@ -60,7 +62,7 @@ def serve(app: ModelApp, host: str, port: int | None, socket: Path | None, paren
     if parent_pid:
         parent_watch.exit_with_parent(parent_pid)
     config = uvicorn.Config(
-        app, host=host, port=port or 0, uds=str(socket) if socket else None, loop="uvloop",
+        app, host=host, port=port or 0, loop="uvloop", ws="none",  # no WebSockets: nothing to import for them
         http="httptools", lifespan="off", access_log=False, log_level="warning",
         proxy_headers=False,  # nothing here reads the client address; skip rewriting it per request
         # The gateway keeps connections open and reuses them; do not close idle ones early.
@@ -68,18 +70,25 @@ def serve(app: ModelApp, host: str, port: int | None, socket: Path | None, paren
     )
     addresses = ([f"{host}:{grpc_port}"] if grpc_port is not None else []) + (
         [f"unix:{grpc_socket}"] if grpc_socket is not None else [])
+    # A Unix socket is bound here, 0600 (uvicorn would make it 0666): only this user connects.
+    listening = [sockets.private_unix(socket)] if socket is not None else None
     if not addresses:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=listening)
     else:
         if grpc_socket is not None:
             grpc_socket.unlink(missing_ok=True)
-        uvloop.run(_serve_with_grpc(uvicorn.Server(config), app, addresses))
+        uvloop.run(_serve_with_grpc(uvicorn.Server(config), listening, app, addresses))
 
 
-async def _serve_with_grpc(http: uvicorn.Server, app: ModelApp, addresses: list[str]) -> None:
+async def _serve_with_grpc(http: uvicorn.Server, listening: list[pysocket.socket] | None, app: ModelApp,
+                           addresses: list[str]) -> None:
     # Listening before HTTP is up: a replica the supervisor finds ready serves both.
-    grpc = grpc_server.start(app, asyncio.get_running_loop(), addresses)
+    old = os.umask(0o177)  # gRPC binds its Unix socket itself: 0600 as well
     try:
-        await http.serve()
+        grpc = grpc_server.start(app, asyncio.get_running_loop(), addresses)
+    finally:
+        os.umask(old)
+    try:
+        await http.serve(sockets=listening)
     finally:
         grpc.stop(grace=1.0)

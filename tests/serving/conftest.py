@@ -67,16 +67,23 @@ def replica_factory() -> Iterator[object]:
         r.stop()
 
 
+def onnx_types() -> dict[str, int]:
+    """V2 datatype -> ONNX TensorProto element type, BF16 included."""
+    from onnx import TensorProto
+
+    return {"BOOL": TensorProto.BOOL, "UINT8": TensorProto.UINT8, "UINT16": TensorProto.UINT16,
+            "UINT32": TensorProto.UINT32, "UINT64": TensorProto.UINT64, "INT8": TensorProto.INT8,
+            "INT16": TensorProto.INT16, "INT32": TensorProto.INT32, "INT64": TensorProto.INT64,
+            "FP16": TensorProto.FLOAT16, "FP32": TensorProto.FLOAT, "FP64": TensorProto.DOUBLE,
+            "BF16": TensorProto.BFLOAT16, "BYTES": TensorProto.STRING}
+
+
 @pytest.fixture(scope="session")
 def identity_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An ONNX model that returns each of its inputs `in_<DATATYPE>` as `out_<DATATYPE>`, shape [-1, 3]."""
-    from onnx import TensorProto, helper
+    from onnx import helper
 
-    onnx_type = {"BOOL": TensorProto.BOOL, "UINT8": TensorProto.UINT8, "UINT16": TensorProto.UINT16,
-                 "UINT32": TensorProto.UINT32, "UINT64": TensorProto.UINT64, "INT8": TensorProto.INT8,
-                 "INT16": TensorProto.INT16, "INT32": TensorProto.INT32, "INT64": TensorProto.INT64,
-                 "FP16": TensorProto.FLOAT16, "FP32": TensorProto.FLOAT, "FP64": TensorProto.DOUBLE,
-                 "BYTES": TensorProto.STRING}
+    onnx_type = onnx_types()
     nodes = [helper.make_node("Identity", [f"in_{d}"], [f"out_{d}"]) for d in DATATYPES]
     inputs = [helper.make_tensor_value_info(f"in_{d}", onnx_type[d], [None, 3]) for d in DATATYPES]
     outputs = [helper.make_tensor_value_info(f"out_{d}", onnx_type[d], [None, 3]) for d in DATATYPES]

@@ -185,7 +185,7 @@ PROBES: dict[tuple[str, str], Prober] = {
 
 _ALL = {"tenant.create", "tenant.list", "tenant.read", "tenant.update", "tenant.delete", "key.create", "key.read",
         "key.revoke", "model.register", "model.read", "deployment.write", "deployment.read", "predict",
-        "audit.read", "cost.read", "plan"}
+        "audit.read", "cost.read", "plan", "sso.manage"}
 # Who may do what: docs/security.md's table, written out again as data.
 ROLE_TABLE: dict[str, set[str]] = {
     "platform-admin": _ALL,
@@ -215,13 +215,22 @@ ROUTE_TABLE: dict[tuple[str, str], tuple[str | None, str]] = {
     ("POST", M + "/versions"): ("model.register", "named"),
     ("GET", M + "/versions"): ("model.read", "named"),
     ("GET", M + "/versions/{version}"): ("model.read", "named"),
+    ("POST", M + "/versions/{version}/quantize"): ("model.register", "named"),
+    ("POST", M + "/versions/{version}/profile"): ("model.register", "named"),
     ("GET", "/api/v1/deployments"): ("deployment.read", "anywhere"),
     ("POST", D): ("deployment.write", "named"),
     ("GET", D): ("deployment.read", "named"),
     ("GET", D + "/{name}"): ("deployment.read", "named"),
     ("DELETE", D + "/{name}"): ("deployment.write", "named"),
+    ("PATCH", D + "/{name}"): ("deployment.write", "named"),
     ("POST", D + "/{name}/scale"): ("deployment.write", "named"),
+    ("POST", D + "/{name}/canary"): ("deployment.write", "named"),
+    ("POST", D + "/{name}/promote"): ("deployment.write", "named"),
+    ("POST", D + "/{name}/rollback"): ("deployment.write", "named"),
     ("POST", "/api/v1/plan"): ("plan", "anywhere"),
+    ("POST", "/api/v1/sso/mappings"): ("sso.manage", "anywhere"),
+    ("GET", "/api/v1/sso/mappings"): ("sso.manage", "anywhere"),
+    ("DELETE", "/api/v1/sso/mappings/{mapping_id}"): ("sso.manage", "anywhere"),
     ("GET", "/api/v1/audit"): ("audit.read", "named"),
     ("GET", "/api/v1/audit/export"): ("audit.read", "named"),
     ("GET", "/api/v1/audit/verify"): ("audit.read", "anywhere"),

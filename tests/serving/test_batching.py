@@ -59,6 +59,28 @@ def test_every_request_gets_its_own_rows_back(replica_factory, trained_model: Tr
         assert outputs["label"]["shape"] == [len(rows)]
         assert outputs["label"]["data"] == label.tolist()
         assert np.allclose(np.array(outputs["probabilities"]["data"]).reshape(-1, 2), probabilities, atol=1e-6)
+    runs = _batch_histogram(replica.client.get("/metrics").text)
+    assert runs["sum"] == len(slices)  # every request ran exactly once...
+    assert runs["count"] < len(slices) and runs["1"] < runs["count"]  # ...and model runs combined several
+
+
+def _batch_histogram(text: str) -> dict[str, float]:
+    """The replica's aiplane_replica_batch_requests histogram, read with Prometheus's own parser:
+    its count (model runs), sum (requests) and each cumulative bucket by its upper bound."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    family = next(f for f in text_string_to_metric_families(text) if f.name == "aiplane_replica_batch_requests")
+    out = {}
+    for sample in family.samples:
+        key = sample.labels.get("le") or sample.name.rsplit("_", 1)[1]
+        out[key.removesuffix(".0")] = sample.value
+    return out
+
+
+def test_without_batching_each_request_is_its_own_run(replica_factory, trained_model: TrainedModel):
+    replica = replica_factory(trained_model.onnx, "bc", "--max-batch-size", "1")
+    asyncio.run(_many(replica.url, [_body(trained_model.x[:1], f"s{i}") for i in range(8)]))
+    assert _batch_histogram(replica.client.get("/metrics").text)["count"] == 0  # no batcher: nothing combined
 
 
 def test_a_bad_request_in_a_batch_fails_alone(replica_factory, trained_model: TrainedModel,

@@ -15,7 +15,7 @@ import orjson
 from aiplane import __version__
 from aiplane.domain.errors import AiplaneError, InvalidInput, NotFound, PayloadTooLarge, Unavailable
 from aiplane.domain.registry import Signature
-from aiplane.serving import codec
+from aiplane.serving import codec, metrics
 from aiplane.serving.batching import Batcher
 
 Scope = dict[str, Any]
@@ -26,6 +26,7 @@ Headers = list[tuple[bytes, bytes]]
 
 _JSON: Headers = [(b"content-type", b"application/json")]
 _BINARY = (b"content-type", b"application/octet-stream")
+_TEXT: Headers = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 STATUS = {InvalidInput: 400, NotFound: 404, PayloadTooLarge: 413, Unavailable: 503}
 EXTENSIONS = ["binary_tensor_data", "model_repository"]
 
@@ -70,6 +71,8 @@ class ModelApp:
         headers = _JSON
         if method == "POST" and path in self.infer_paths:
             status, body, headers = await self._infer(scope, receive)
+        elif method == "GET" and path == "/metrics":
+            status, body, headers = 200, metrics.render(self.batcher.runs_by_size if self.batcher else {}), _TEXT
         else:
             answer = self.fixed.get((method, path))
             if answer is not None:

@@ -56,6 +56,8 @@ class Batcher:
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="onnxruntime") if in_thread else None
         self._task: asyncio.Task[None] | None = None
+        # Model runs by how many requests each combined (serving.metrics renders it on /metrics).
+        self.runs_by_size: collections.Counter[int] = collections.Counter()
 
     async def submit(self, inputs: dict[str, np.ndarray], timeout_s: float | None) -> list[np.ndarray]:
         """All outputs of the model for these inputs, in signature order."""
@@ -130,12 +132,14 @@ class Batcher:
                 outputs = None  # isolate the request the model rejected: run them one by one
             total = sum(item.rows for item in batch)
             if outputs is not None and all(o.ndim and o.shape[0] == total for o in outputs):
+                self.runs_by_size[len(batch)] += 1
                 start = 0
                 for item in batch:
                     _resolve(item, [o[start:start + item.rows] for o in outputs])
                     start += item.rows
                 return
         for item in batch:
+            self.runs_by_size[1] += 1
             try:
                 _resolve(item, await self._call(item.inputs))
             except AiplaneError as exc:

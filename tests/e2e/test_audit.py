@@ -56,7 +56,8 @@ def _ok(result) -> str:
 def world(tmp_path_factory: pytest.TempPathFactory, trained_model: TrainedModel) -> Iterator[World]:
     p = Platform(tmp_path_factory.mktemp("audit") / "data", {"AIPLANE_AUDIT_COMMIT_TIMEOUT_S": "2",
                                                                "AIPLANE_AUDIT_CHECKPOINT_INTERVAL_S": "0.5",
-                                                               "AIPLANE_AUDIT_UNAUTHENTICATED_WINDOW_S": "0.5"})
+                                                               "AIPLANE_AUDIT_UNAUTHENTICATED_WINDOW_S": "0.5",
+                                                               "AIPLANE_AUDIT_MAX_PENDING": "2"})
     p.start()
     w = World(p, trained_model)
     for tenant in ("alpha", "beta"):
@@ -363,6 +364,117 @@ def _writer_pid(world: World) -> int:
         if b"audit-writer" in cmdline and str(world.platform.data_dir).encode() in b" ".join(cmdline):
             return int(proc.name)
     raise AssertionError("no audit writer process found for this platform")
+
+
+def test_with_too_many_events_waiting_new_predictions_are_refused_at_once(world: World):
+    """AIPLANE_AUDIT_MAX_PENDING is 2 here: two predictions wait for a writer that cannot commit
+    (they fail after the commit timeout but stay queued, and are written later); the third is
+    refused without being queued, so it never reaches the log."""
+    db = sqlite3.connect(world.platform.data_dir / "aiplane.db", isolation_level=None, timeout=30)
+    db.execute("BEGIN EXCLUSIVE")
+    try:
+        answers = [world.infer(request_id=f"pending-{i}") for i in range(3)]
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    assert [r.status_code for r in answers] == [503, 503, 503]
+    assert all("withheld" in r.json()["error"] and "outputs" not in r.text for r in answers)
+    assert all(int(r.headers["retry-after"]) >= 1 for r in answers)
+    deadline = time.monotonic() + 30  # the queued events are written once the store is free
+    while True:
+        logged = {e["request_id"] for e in world.get("/audit", action="predict", limit=50, order="desc").json()}
+        if {"pending-0", "pending-1"} <= logged:
+            break
+        assert time.monotonic() < deadline, "the queued events were not written after the store was freed"
+        time.sleep(0.1)
+    assert "pending-2" not in logged  # refused at once: never queued, never written
+    assert world.infer().status_code == 200
+
+
+def _replica_of(world: World, name: str) -> int | None:
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve-model" in cmdline and name.encode() in cmdline and \
+                str(world.platform.data_dir).encode() in b" ".join(cmdline):
+            return int(proc.name)
+    return None
+
+
+class _HeldDeployment:
+    """A deployment being created whose only replica is stopped (SIGSTOP) as soon as it starts,
+    so the create call waits, for as long as the test needs, with no replica ready."""
+
+    def __init__(self, world: World, name: str) -> None:
+        import threading
+
+        self.world, self.name, self.response = world, name, None
+        self.thread = threading.Thread(target=self._create)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while (pid := _replica_of(world, name)) is None:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "the replica never started"
+            time.sleep(0.005)
+        os.kill(pid, signal.SIGSTOP)
+        self.pid = pid
+
+    def _create(self) -> None:
+        with self.world.platform.http(self.world.platform.admin_key) as client:
+            self.response = client.post("/api/v1/tenants/alpha/deployments", json={"name": self.name, "model": "bc:1"})
+
+    def release(self) -> httpx.Response:
+        os.kill(self.pid, signal.SIGCONT)
+        self.thread.join(120)
+        assert self.response is not None
+        return self.response
+
+
+def test_ready_is_503_with_retry_after_while_no_replica_is_ready(world: World):
+    held = _HeldDeployment(world, "waiting")
+    try:
+        with world.platform.http(world.keys[("alpha", "predictor")]) as client:
+            not_ready = client.get("/v2/models/waiting/ready")
+            assert not_ready.status_code == 503, not_ready.text
+            assert int(not_ready.headers["retry-after"]) >= 1 and not_ready.json()["error"]
+    finally:
+        created = held.release()
+    assert created.status_code == 201, created.text
+    with world.platform.http(world.keys[("alpha", "predictor")]) as client:
+        assert client.get("/v2/models/waiting/ready").status_code == 200
+
+
+def test_a_control_change_whose_outcome_cannot_be_recorded_is_503_saying_it_was_made(world: World):
+    held = _HeldDeployment(world, "unrecorded")  # its RequestReceived event is durable: the call is running
+    writer = _writer_pid(world)
+    os.kill(writer, signal.SIGSTOP)  # nothing more becomes durable, the ResponseComplete event included
+    try:
+        response = held.release()
+    finally:
+        os.kill(writer, signal.SIGCONT)
+    assert response.status_code == 503, response.text
+    assert "was made" in response.json()["detail"] and "not made" not in response.json()["detail"]
+    assert world.get("/tenants/alpha/deployments/unrecorded").status_code == 200  # and it was
+    request_id = response.headers["x-request-id"]
+    events = [e for e in world.get("/audit", action="deployment.create", limit=50, order="desc").json()
+              if e["request_id"] == request_id]
+    assert "RequestReceived" in [e["stage"] for e in events]  # the log holds the request
+    with world.platform.http(world.platform.admin_key) as client:
+        assert client.delete("/api/v1/tenants/alpha/deployments/unrecorded").status_code in (200, 204)
+        assert client.delete("/api/v1/tenants/alpha/deployments/waiting").status_code in (200, 204)
+
+
+def test_keys_and_sockets_have_their_documented_modes(world: World):
+    data = world.platform.data_dir
+    mode = lambda p: oct(p.stat().st_mode & 0o777)  # noqa: E731
+    assert mode(data) == "0o700" and mode(data / "admin.key") == "0o600"
+    assert mode(data / "audit") == "0o700" and mode(data / "audit" / "signing.pub") == "0o644"
+    for secret in ("signing.key", "hmac.key", "master.key"):
+        assert mode(data / "audit" / secret) == "0o600", secret
+    assert mode(data / "run" / "audit-writer.sock") == "0o600"
+    replica = next((data / "replicas" / "alpha").glob("bc-*/http.sock"))
+    assert replica.is_socket() and mode(replica) == "0o600"
 
 
 def test_a_killed_audit_writer_is_restarted_and_nothing_is_served_unaudited(world: World):

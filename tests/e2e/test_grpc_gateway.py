@@ -100,7 +100,8 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, trained_model: TrainedModel) -> Iterator[World]:
     grpc_port = free_port()
-    p = Platform(tmp_path_factory.mktemp("grpc") / "data", args=("--grpc-port", str(grpc_port)))
+    p = Platform(tmp_path_factory.mktemp("grpc") / "data", {"AIPLANE_AUDIT_COMMIT_TIMEOUT_S": "2"},
+                 args=("--grpc-port", str(grpc_port)))
     p.start()
     keys = {"admin": p.admin_key, "bad": "aip_000000000000_" + "0" * 48}
     for tenant in ("alpha", "beta"):
@@ -204,3 +205,55 @@ def test_a_key_over_its_rate_limit_gets_resource_exhausted_with_retry_after(worl
     assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "is over its rate limit of 0.1 requests per second" in caught.value.details()
     assert int(dict(caught.value.trailing_metadata())["retry-after"]) >= 1
+
+
+def _limited_key(world: World) -> str:
+    """A predictor key allowed one request per 100 s: its burst is one request, then none for long."""
+    return json.loads(_ok(world.platform.cli("key", "create", "--tenant", "alpha", "--role", "predictor",
+                                             "--rate-limit", "0.01", "-o", "json")))["secret"]
+
+
+@pytest.mark.parametrize("first", ["http", "grpc"])
+def test_http_and_grpc_draw_on_one_rate_budget(world: World, trained_model: TrainedModel, first: str):
+    key = _limited_key(world)
+    body = {"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP32",
+                        "data": trained_model.x[:1].ravel().tolist()}]}
+
+    def over_http() -> int:
+        with world.platform.http(key) as client:
+            return client.post("/v2/models/bc/infer", json=body).status_code
+
+    def over_grpc() -> str:
+        with grpc.insecure_channel(world.address) as channel:
+            try:
+                channel.unary_unary("/inference.GRPCInferenceService/ModelReady")(
+                    b"\x0a\x02bc", metadata=(("authorization", "Bearer " + key),))
+                return "OK"
+            except grpc.RpcError as exc:
+                return exc.code().name
+
+    if first == "http":
+        assert (over_http(), over_grpc()) == (200, "RESOURCE_EXHAUSTED")
+    else:
+        assert (over_grpc(), over_http()) == ("OK", 429)
+
+
+def test_a_grpc_prediction_whose_audit_event_cannot_be_written_is_unavailable(world: World,
+                                                                              calls: dict[str, Any]):
+    import sqlite3
+
+    body = base64.b64decode(calls["raw"][0])  # a ModelInfer request as tritonclient serialized it
+    infer = (("authorization", "Bearer " + world.keys["predictor"]),)
+    db = sqlite3.connect(world.platform.data_dir / "aiplane.db", isolation_level=None, timeout=30)
+    db.execute("BEGIN EXCLUSIVE")  # the audit writer cannot commit: the event never becomes durable
+    try:
+        with grpc.insecure_channel(world.address) as channel:
+            with pytest.raises(grpc.RpcError) as caught:
+                channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")(body, metadata=infer, timeout=60)
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert "withheld" in caught.value.details()
+    with grpc.insecure_channel(world.address) as channel:  # and served again once the store is free
+        assert channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")(body, metadata=infer, timeout=60)

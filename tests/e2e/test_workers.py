@@ -175,6 +175,19 @@ def test_audit_chain_verifies_after_concurrent_predictions_through_both_processe
     _assert_chain_holds(cluster.p, {a.headers["x-aiplane-audit-id"] for a in answers})
 
 
+def test_each_gateway_process_holds_its_share_of_a_key_rate_limit(cluster: Cluster):
+    """2 requests per second over 2 processes: 1 per second each (burst 1), so two back to back on
+    one process are one answer and one 429, on either process; one process alone would take both."""
+    key = json.loads(_ok(cluster.p.cli("key", "create", "--tenant", "alpha", "--role", "predictor",
+                                       "--rate-limit", "2", "-o", "json")))["secret"]
+    for worker in ("0", "1"):
+        with contextlib.closing(_pinned(cluster.p, key, worker)) as client:
+            answers = [client.post("/v2/models/bc/infer", json=_body(cluster.model)) for _ in range(2)]
+        assert answers[0].headers["x-aiplane-worker"] == worker  # one connection: one process
+        assert [a.status_code for a in answers] == [200, 429], [a.text for a in answers]
+        assert "rate limit of 2 requests per second" in answers[1].json()["error"]
+
+
 def test_a_worker_killed_with_sigkill_is_replaced_and_predictions_continue(cluster: Cluster):
     [victim] = _worker_pids(cluster.p)
     os.kill(victim, signal.SIGKILL)

@@ -1,9 +1,12 @@
-"""Audit retention end to end: entries really old enough to prune, pruned by a running platform.
+"""The audit trail across restarts of a real platform.
 
-The platform writes its events today, then runs again 400 days later (libfaketime moves the
-main process's wall clock; monotonic time stays real) and prunes: a tenant keeping 30 days
-loses its entries' content, one keeping the default six years keeps everything, and the log
-still verifies with its leaf hashes.
+Retention end to end, with entries really old enough to prune: the platform writes its events
+today, then runs again 400 days later (libfaketime moves the main process's wall clock;
+monotonic time stays real) and prunes: a tenant keeping 30 days loses its entries' content,
+one keeping the default six years keeps everything, and the log still verifies.
+
+A lost signing key: the platform makes a new one on its next start, and verification names
+the change (which key signed the old checkpoints, which one is the platform's now).
 """
 
 from __future__ import annotations
@@ -62,3 +65,33 @@ def test_entries_past_their_tenants_retention_are_pruned_and_the_log_still_verif
     finally:
         later.stop()
         later.kill_everything()
+
+
+def _signer(p: Platform) -> str:
+    """The key id on the newest signed checkpoint (its `key` line)."""
+    text = json.loads(_ok(p.cli("audit", "checkpoint", "-o", "json")))["text"]
+    return next(line.split(" ", 1)[1] for line in text.splitlines() if line.startswith("key "))
+
+
+def test_verify_names_a_change_of_signing_key(tmp_path: Path):
+    first = Platform(tmp_path / "data").start()
+    try:
+        _ok(first.cli("tenant", "create", "keyed"))
+        assert "OK:" in _ok(first.cli("audit", "verify"))
+        old_id = _signer(first)
+    finally:
+        first.stop()
+    for name in ("signing.key", "signing.pub"):  # lost (or rotated by hand)
+        (tmp_path / "data" / "audit" / name).rename(tmp_path / name)
+    second = Platform(tmp_path / "data").start()
+    try:
+        _ok(second.cli("tenant", "create", "after"))
+        new_id = _signer(second)
+        assert new_id != old_id
+        result = second.cli("audit", "verify")
+    finally:
+        second.stop()
+        second.kill_everything()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = (result.stderr + result.stdout).strip().splitlines()
+    assert len(lines) == 1 and f"signed by key {old_id}" in lines[0] and new_id in lines[0], lines

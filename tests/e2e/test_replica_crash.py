@@ -16,7 +16,6 @@ import httpx
 import numpy as np
 import pytest
 
-from aiplane.serving.grpc_v2 import inference_pb2
 from tests.conftest import Platform, TrainedModel, free_port
 
 pytestmark = pytest.mark.serial
@@ -108,11 +107,28 @@ def test_with_two_replicas_a_killed_one_costs_no_http_request(world: World):
     world.wait_all_ready("two", 2)  # the killed one was restarted
 
 
+def _model_infer_request(model: str, rows: np.ndarray) -> bytes:
+    """ModelInferRequest bytes written by hand (fields 1, 5 and 7 of inference.proto): a
+    generated `inference` module loaded in this process would clash in protobuf's descriptor
+    pool with the KServe client's copy of the same proto (tests/serving/test_interop.py)."""
+    def varint(n: int) -> bytes:
+        out = b""
+        while True:
+            out += bytes([(n & 0x7F) | (0x80 if n > 0x7F else 0)])
+            n >>= 7
+            if not n:
+                return out
+
+    def field(tag: int, value: bytes) -> bytes:
+        return bytes([tag]) + varint(len(value)) + value
+
+    shape = b"".join(varint(d) for d in rows.shape)
+    tensor = field(0x0A, b"input") + field(0x12, b"FP32") + field(0x1A, shape)
+    return field(0x0A, model.encode()) + field(0x2A, tensor) + field(0x3A, rows.tobytes())
+
+
 def test_with_two_replicas_a_killed_one_costs_no_grpc_call(world: World):
-    request = inference_pb2.ModelInferRequest(model_name="two")  # type: ignore[attr-defined]
-    request.inputs.add(name="input", datatype="FP32", shape=[1, 30])
-    request.raw_input_contents.append(np.asarray([world.row], dtype="<f4").tobytes())
-    payload = request.SerializeToString()
+    payload = _model_infer_request("two", np.asarray([world.row], dtype="<f4"))
     kill = _kill_one(world, "two", 2)
     with grpc.insecure_channel(world.address) as channel:
         infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from aiplane.domain.canary_analysis import Thresholds
 from aiplane.domain.errors import InvalidInput
 
 
@@ -132,6 +133,26 @@ class RolloutSettings:
                               "scale-down, replacement) before it is told to stop: gateway workers learn of "
                               "the change by polling the store every AIPLANE_STATE_POLL_S, so this covers "
                               "two polls; requests it still holds then finish before it exits.")
+    window_s: float = _setting(30.0, "AIPLANE_ROLLOUT_WINDOW_S",
+                               "The sliding window over which an auto-rollback canary's error rate and p99 "
+                               "are compared with the stable version's: long enough for a few dozen answers "
+                               "at a low share of modest traffic.")
+    min_requests: int = _setting(20, "AIPLANE_ROLLOUT_MIN_REQUESTS",
+                                 "Canary answers in the window before it is judged; fewer say too little.")
+    max_error_rate_increase: float = _setting(0.05, "AIPLANE_ROLLOUT_MAX_ERROR_RATE_INCREASE",
+                                              "How much higher (absolute: 0.05 is 5 points) the canary's "
+                                              "failure rate (status 400 or above) may be than the stable one's.")
+    max_p99_ratio: float = _setting(2.0, "AIPLANE_ROLLOUT_MAX_P99_RATIO",
+                                    "How many times the stable version's p99 latency the canary's may reach.")
+    min_p99_increase_ms: float = _setting(25.0, "AIPLANE_ROLLOUT_MIN_P99_INCREASE_MS",
+                                          "... and by how many milliseconds at least before that counts, so "
+                                          "2 ms against 1 ms is no reason to roll back.")
+    check_s: float = _setting(1.0, "AIPLANE_ROLLOUT_CHECK_S",
+                              "How often watched canaries are judged: a breach is acted on within a second.")
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.window_s, self.min_requests, self.max_error_rate_increase, self.max_p99_ratio,
+                          self.min_p99_increase_ms)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,9 @@ def _other_version(model: TrainedModel, folder: Path) -> bytes:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, trained_model: TrainedModel) -> Iterator[Env]:
     folder = tmp_path_factory.mktemp("rollouts")
-    p = Platform(folder / "data", {"AIPLANE_ROLLOUT_DRAIN_S": "0.3"}).start()
+    # Short windows, set by the settings: the real clock runs everywhere in these tests.
+    p = Platform(folder / "data", {"AIPLANE_ROLLOUT_DRAIN_S": "0.3", "AIPLANE_ROLLOUT_WINDOW_S": "5",
+                                   "AIPLANE_ROLLOUT_MIN_REQUESTS": "10", "AIPLANE_ROLLOUT_CHECK_S": "0.3"}).start()
     admin = p.http(p.admin_key)
     _ok(admin.post("/api/v1/tenants", json={"name": TENANT, "cpus": 16, "memory": "16Gi", "max_replicas": 30}), 201)
     _ok(admin.post("/api/v1/tenants", json={"name": "other"}), 201)
@@ -177,3 +179,41 @@ def test_scale_down_under_load_drops_no_request(env: Env):
         load.wait_for(30)
     assert load.failures() == []
     assert len(scaled["replica_status"]) == 1
+
+
+def _failing_model() -> bytes:
+    """A model of the same input that ONNX Runtime cannot run on an odd number of rows (it
+    reshapes 30 features per row into fours): the canary built to fail."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 4])
+    graph = helper.make_graph([helper.make_node("Reshape", ["input", "shape"], ["out"])], "fails-on-odd-rows",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 30])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None, 4])], [shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def test_a_failing_canary_is_rolled_back_automatically_with_the_reason_recorded(env: Env):
+    files = {"file": ("broken.onnx", _failing_model(), "application/octet-stream")}
+    broken = str(_ok(env.admin.post(f"/api/v1/tenants/{TENANT}/models/bc/versions", files=files), 201)["version"])
+    env.deploy("auto")
+    _ok(env.post("auto", "canary", model=f"bc:{broken}", percent=50, auto_rollback=True))
+    with env.load("auto") as load:
+        deadline = time.monotonic() + 60
+        while env.status("auto")["canary"] is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        after = load.count()
+        load.wait_for(30)
+    status = env.status("auto")
+    assert status["canary"] is None, "the failing canary was not rolled back"
+    assert "the canary failed 100% of" in status["rollout_note"]
+    assert load.failures() and {(code, version) for code, version, _ in load.failures()} == {(400, broken)}
+    assert load.answers[after:] and all(a[:2] == (200, "1") for a in load.answers[after:])
+    events = _ok_list(env.admin.get("/api/v1/audit", params={"tenant": TENANT, "action": "canary.rollback",
+                                                              "actor": "auto-rollback"}))
+    assert [(e["resource"], e["status"]) for e in events] == [("deployments/auto/canary", 200)]
+    assert events[0]["decision"] == status["rollout_note"]

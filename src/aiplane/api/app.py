@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from starlette.exceptions import HTTPException
 
 from aiplane import __version__
-from aiplane.api import auditing, guarding, openapi, plan_routes, problems, services, sso_routes
+from aiplane.api import auditing, canary_watching, guarding, openapi, plan_routes, problems, services, sso_routes
 from aiplane.api.audit_routes import build_audit_router
 from aiplane.api.routes import build_router
 from aiplane.control import demo
@@ -192,7 +192,8 @@ def _background(svc: services.Services) -> list[asyncio.Task[None]]:
              loop.create_task(_reconcile(svc), name="replica reconciler"),
              loop.create_task(svc.audit.keep_checkpointing(svc.settings.audit.checkpoint_interval_s),
                               name="audit checkpoints"),
-             loop.create_task(svc.cache.fetch_provider_keys(), name="identity provider keys")]
+             loop.create_task(svc.cache.fetch_provider_keys(), name="identity provider keys"),
+             loop.create_task(canary_watching.watch_canaries(svc), name="canary watch")]
     if svc.publisher is not None:
         tasks.append(loop.create_task(svc.publisher.run(), name="replica endpoint publisher"))
     return tasks

@@ -26,6 +26,7 @@ from aiplane.domain.clock import Clock, SystemClock
 from aiplane.gateway.audit_log import AuditWriter, payload_keys
 from aiplane.gateway.app import Gateway
 from aiplane.gateway.auditing import PredictionAuditor
+from aiplane.gateway.canary_watch import CanaryWatch
 from aiplane.gateway.forwarding import RoutingTable
 from aiplane.gateway.grpc_app import GrpcGateway
 from aiplane.gateway.grpc_forwarding import ReplicaChannels
@@ -54,6 +55,7 @@ class Services:
     optimizer: OptimizationService
     deployments: DeploymentService
     rollouts: RolloutService
+    canary_watch: CanaryWatch
     clock: Clock
     audit: AuditService
     audit_writer: AuditWriter
@@ -104,8 +106,9 @@ def build(settings: Settings, tls: ServerTLS | None = None) -> Services:
     guard.subscribe(unauthenticated.failure_listener())
     # One budget per key and deployment, whichever transport; each of N gateway processes holds 1/N.
     limits = RequestLimits(clock, share=count)
+    canary_watch = CanaryWatch(settings.rollout.thresholds())
     gateway = Gateway(cache, routing, g.max_body_bytes, g.forward_timeout_s, limits, auditor,
-                      worker=0 if count > 1 else None)
+                      worker=0 if count > 1 else None, watch=canary_watch)
     grpc_gateway = (GrpcGateway(cache, routing, channels, limits, g.forward_timeout_s, g.max_body_bytes, auditor,
                                 tls)
                     if channels is not None else None)
@@ -121,6 +124,7 @@ def build(settings: Settings, tls: ServerTLS | None = None) -> Services:
         keys=KeyService(db, clock, cache.reload),
         models=ModelService(db, blobs, clock),
         deployments=deployments,
+        canary_watch=canary_watch,
         rollouts=RolloutService(db, supervisor, deployments, cache.reload, cache.prepare_reload, ready_timeout_s),
         optimizer=OptimizationService(db, blobs, clock, settings.control.optimize_timeout_s),
         clock=clock, audit=audit, audit_writer=writer, audit_process=_writer_process(settings, audit_socket),

@@ -17,6 +17,7 @@ from aiplane.domain.errors import (AiplaneError, Forbidden, InvalidInput, NotFou
                                    Unauthorized, Unavailable)
 from aiplane.gateway import access, repository
 from aiplane.gateway.auditing import PredictionAuditor
+from aiplane.gateway.canary_watch import CanaryWatch
 from aiplane.gateway.forwarding import Answer, RoutingTable
 from aiplane.gateway.limiting import RequestLimits
 from aiplane.gateway.oidc import KeysNeeded
@@ -39,7 +40,8 @@ _FORWARDED = (b"content-type", b"inference-header-content-length")
 
 class Gateway:
     def __init__(self, cache: StateCache, routing: RoutingTable, max_body_bytes: int, timeout_s: float,
-                 limits: RequestLimits, audit: PredictionAuditor | None = None, worker: int | None = None) -> None:
+                 limits: RequestLimits, audit: PredictionAuditor | None = None, worker: int | None = None,
+                 watch: CanaryWatch | None = None) -> None:
         self.audit = audit
         # With several gateway processes each names itself on its answers, so a client (or a
         # test) can tell which one served it; with one process nothing is added.
@@ -49,6 +51,7 @@ class Gateway:
         self.routing = routing
         self.max_body_bytes = max_body_bytes
         self.timeout_s = timeout_s
+        self.watch = watch  # records answers of auto-rollback canaries (the main process judges them)
         self._turn = 0  # spreads requests without a request id between a canary and its stable version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -130,8 +133,18 @@ class Gateway:
             [scope["method"].encode() + b" " + path + b" HTTP/1.1", b"host: replica",
              b"content-length: " + str(len(body)).encode(), *forwarded]
         ) + b"\r\n\r\n"
-        status, headers, answer = await self._forward(target.deployment_id, head, body)
+        watch = self.watch if route.watched else None
+        begun = self.cache.clock.monotonic() if watch is not None else 0.0
+        try:
+            status, headers, answer = await self._forward(target.deployment_id, head, body)
+        except AiplaneError as exc:
+            if watch is None:
+                raise
+            status, headers, answer = _error(exc)
         headers.append(target.version_header)
+        if watch is not None:
+            now = self.cache.clock.monotonic()
+            watch.record(route, target, status, now, now - begun)
         return status, headers, answer
 
     async def _forward(self, deployment_id: int, head: bytes, body: bytes) -> Answer:

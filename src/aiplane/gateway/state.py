@@ -46,6 +46,7 @@ class Route:
     payload_logging: bool = False
     canary: Route | None = None
     canary_percent: int = 0
+    watched: bool = False  # the canary has auto-rollback: the gateway records both versions' answers
     version_header: tuple[bytes, bytes] = (b"x-aiplane-model-version", b"")
 
 
@@ -53,7 +54,7 @@ def _route(d: Deployment, rate_limit: float | None) -> Route:
     def one(deployment_id: int, model: str, version: int, digest: str, canary: Route | None) -> Route:
         return Route(deployment_id, d.tenant, d.name, str(version), rate_limit, model, "sha256:" + digest,
                      d.spec.payload_logging, canary, d.canary.percent if d.canary else 0,
-                     (b"x-aiplane-model-version", str(version).encode()))
+                     bool(d.canary and d.canary.auto_rollback), (b"x-aiplane-model-version", str(version).encode()))
 
     c = d.canary
     canary = one(rollout.canary_id(d.id), c.model, c.model_version, c.artifact_digest, None) if c else None

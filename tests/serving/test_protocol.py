@@ -149,11 +149,46 @@ def _input(doc: dict, datatype: str) -> dict:
     (dict(mutate=lambda d: _input(d, "INT8").update(data=[1, 2, 300])), "not a regular array"),
     (dict(mutate=lambda d: _input(d, "BOOL").update(data="yes")), "as a JSON array"),
     (dict(mutate=lambda d: _input(d, "BYTES")["parameters"].update(binary_data_size=3)), "too few"),
+    # Values of the wrong kind, which NumPy would convert silently, and values that overflow.
+    (dict(mutate=lambda d: _input(d, "FP64").update(data=[1.0, "2.5", 3.0])), "must be numbers, got a string"),
+    (dict(mutate=lambda d: _input(d, "FP64").update(data=[[1.0, True, 3.0]])), "must be numbers, got a boolean"),
+    (dict(mutate=lambda d: _input(d, "INT8").update(data=[1, 2.5, 3])), "must be integers, got a fraction"),
+    (dict(mutate=lambda d: _input(d, "INT64").update(data=[1, None, 3])), "must be integers, got null"),
+    (dict(mutate=lambda d: _input(d, "BOOL").update(data=[1, 0, 1])), "must be true or false, got int"),
+    (dict(mutate=lambda d: _input(d, "FP16").update(data=[1.0, 70000.0, 3.0])), "beyond the range of FP16"),
+    # The request id: echoed in headers and the audit trail, so bounded and printable.
+    (dict(mutate=lambda d: d.update(id="x" * 257)), "longer than 256 bytes"),
+    (dict(mutate=lambda d: d.update(id="é" * 129)), "longer than 256 bytes"),
+    (dict(mutate=lambda d: d.update(id="a\r\nx-injected: 1")), "control characters"),
+    (dict(mutate=lambda d: d.update(id="a\x00")), "control characters"),
 ])
 def test_malformed_requests_are_400_with_a_clear_message(every: Replica, case, fragment):
     response = _one_bad(every, **case)
     assert response.status_code == 400, response.text
     assert fragment in response.json()["error"]
+
+
+def test_an_id_of_256_bytes_is_echoed_in_the_answer_and_its_header(every: Replica):
+    doc, binary, _ = _inputs(1, {"FP32", "BYTES"})
+    doc["id"] = "é" * 128
+    response = _post(every, doc, binary)
+    length = int(response.headers.get("inference-header-content-length", len(response.content)))
+    assert response.status_code == 200 and orjson.loads(response.content[:length])["id"] == doc["id"]
+    assert dict(response.headers.raw)[b"x-request-id"] == doc["id"].encode()
+
+
+def test_nan_and_infinity_are_400_unless_the_replica_allows_them(every: Replica, replica_factory, identity_model):
+    doc, _, _ = _inputs(1, {"FP32"})
+    for value in (float("nan"), float("inf")):
+        raw = struct.pack("<3f", 1.0, value, 2.0)
+        response = _post(every, doc, raw)
+        assert response.status_code == 400 and "NaN or infinite" in response.json()["error"], response.text
+    lenient = replica_factory(identity_model, "every", "--allow-non-finite")
+    doc["parameters"] = {"binary_data_output": True}  # JSON has no NaN: they come back as binary
+    response = _post(lenient, doc, struct.pack("<3f", 1.0, float("nan"), float("inf")))
+    assert response.status_code == 200, response.text
+    echoed = _outputs(response)["out_FP32"].ravel().tolist()
+    assert echoed[0] == 1.0 and echoed[1] != echoed[1] and echoed[2] == float("inf")
 
 
 def test_bytes_with_bad_length_prefixes_are_400(every: Replica, identity_model):

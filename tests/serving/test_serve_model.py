@@ -89,7 +89,7 @@ def test_nested_data_and_output_selection(replica: httpx.Client, trained_model: 
     (lambda b: b["inputs"][0].update(datatype="FP64"), "expects 'FP32'"),
     (lambda b: b["inputs"][0].update(shape=[1, 29]), "expects [-1, 30]"),
     (lambda b: b["inputs"][0].update(shape=[2, 30]), "needs 60"),
-    (lambda b: b["inputs"][0].update(data=["a"] * 30), "not a regular array"),
+    (lambda b: b["inputs"][0].update(data=["a"] * 30), "must be numbers, got a string"),
     (lambda b: b["inputs"][0].update(shape=[1, -30]), "non-negative integers"),
     (lambda b: b.update(inputs=[]), "lacks input"),
     (lambda b: b.update(outputs=[{"name": "nope"}]), "not an output"),

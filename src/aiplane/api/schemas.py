@@ -82,6 +82,7 @@ class DeploymentCreate(_Body):
     max_batch_size: Int | None = None
     max_batch_delay_ms: Real | Int | None = None
     payload_logging: Annotated[bool, Strict()] = False
+    allow_non_finite: Annotated[bool, Strict()] = False
 
     def options(self) -> dict[str, Any]:
         return self.model_dump(exclude={"name", "model"})

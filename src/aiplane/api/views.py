@@ -106,6 +106,7 @@ def deployment(s: DeploymentStatus) -> dict[str, Any]:
                      "ready": s.ready_replicas, "target_concurrency": spec.target_concurrency},
         "batching": {"max_batch_size": spec.max_batch_size, "max_batch_delay_ms": spec.max_batch_delay_ms},
         "payload_logging": spec.payload_logging,
+        "allow_non_finite": spec.allow_non_finite,
         "phase": s.phase,
         "replica_status": [_replica(r) for r in s.replicas],
         "canary": _canary(s),

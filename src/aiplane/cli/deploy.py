@@ -32,6 +32,8 @@ def create(
     max_batch_size: int = typer.Option(None, "--max-batch-size"),
     max_batch_delay_ms: float = typer.Option(None, "--max-batch-delay-ms"),
     payload_logging: bool = typer.Option(False, "--payload-logging"),
+    allow_non_finite: bool = typer.Option(False, "--allow-non-finite",
+                                          help="Accept NaN and infinite input values (refused with 400 by default)."),
     output: Format = OUTPUT,
 ) -> None:
     """Deploy a model version: admitted against the quota, replicas started, ready when this returns."""
@@ -39,7 +41,7 @@ def create(
     body = {"name": name, "model": model, "device": device, "cpus": cpus, "memory": memory,
             "min_replicas": min_replicas, "max_replicas": max_replicas, "target_concurrency": target_concurrency,
             "max_batch_size": max_batch_size, "max_batch_delay_ms": max_batch_delay_ms,
-            "payload_logging": payload_logging}
+            "payload_logging": payload_logging, "allow_non_finite": allow_non_finite}
     with console.status(f"Starting replicas of {tenant}/{name}..."):
         doc = Client().api("POST", f"/tenants/{tenant}/deployments", json=body)
     emit(doc, output, COLUMNS)

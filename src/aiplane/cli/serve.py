@@ -23,6 +23,8 @@ def serve_model(
     max_queue: int = typer.Option(1024, "--max-queue", help="Requests allowed to wait for a batch (503 beyond)."),
     grpc_port: int = typer.Option(None, "--grpc-port", help="Also serve gRPC (GRPCInferenceService) on this port."),
     grpc_socket: Path = typer.Option(None, "--grpc-socket", help="Also serve gRPC on this Unix socket."),
+    allow_non_finite: bool = typer.Option(False, "--allow-non-finite",
+                                          help="Accept NaN and infinite input values (refused by default: 400)."),
     parent_pid: int = typer.Option(None, "--parent-pid", hidden=True),
     run_as: str = typer.Option(None, "--run-as", hidden=True,
                                help="Started as root: read the model, then serve as this user."),
@@ -39,5 +41,6 @@ def serve_model(
             raise InvalidInput(f"model file {str(model)!r} does not exist.")
         source = model.read_bytes()  # read with the platform's rights, parsed only with the tenant's
         privileges.become(run_as)
-    app = server.build_app(source, name or model.stem, model_version, max_body_bytes, threads, batching)
+    app = server.build_app(source, name or model.stem, model_version, max_body_bytes, threads, batching,
+                           allow_non_finite)
     server.serve(app, host, port, socket, parent_pid, grpc_port, grpc_socket)

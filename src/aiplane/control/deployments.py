@@ -54,6 +54,7 @@ def parse_spec(model_ref: str, options: Mapping[str, Any]) -> DeploymentSpec:
         max_batch_size=quantities.count("max-batch-size", options.get("max_batch_size") or 1),
         max_batch_delay_ms=float(options.get("max_batch_delay_ms") or 0.0),
         payload_logging=bool(options.get("payload_logging", False)),
+        allow_non_finite=bool(options.get("allow_non_finite", False)),
     )
     return spec.validate()
 

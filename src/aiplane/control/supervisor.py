@@ -119,6 +119,8 @@ class _Replica:
                "--socket", _HTTP_SOCKET, "--name", self.dep.name, "--model-version", str(spec.model_version),
                "--parent-pid", str(os.getpid()), "--max-body-bytes", str(self.sup.max_body_bytes),
                "--max-batch-size", str(spec.max_batch_size), "--max-batch-delay-ms", str(spec.max_batch_delay_ms)]
+        if spec.allow_non_finite:
+            cmd.append("--allow-non-finite")
         if self.grpc_socket is not None:
             cmd += ["--grpc-socket", _GRPC_SOCKET]
         if user is not None:

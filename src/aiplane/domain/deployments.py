@@ -24,6 +24,7 @@ class DeploymentSpec:
     max_batch_size: int = 1
     max_batch_delay_ms: float = 0.0
     payload_logging: bool = False
+    allow_non_finite: bool = False  # NaN and infinities in float inputs: refused (400) unless allowed
 
     def validate(self) -> DeploymentSpec:
         if self.max_replicas < max(self.min_replicas, 1):
@@ -54,7 +55,7 @@ class DeploymentSpec:
         """What a running replica was started with: a change to any of these replaces the
         replicas (the replica counts and the autoscaler's target do not)."""
         return (self.model_version, self.device, self.cpus_milli, self.memory_bytes, self.max_batch_size,
-                self.max_batch_delay_ms)
+                self.max_batch_delay_ms, self.allow_non_finite)
 
     def admitted_replicas(self, current: int) -> int:
         """The replica count to keep after a change of the bounds: `current`, moved inside them."""

@@ -35,7 +35,7 @@ class ModelApp:
     """Serves one ONNX model under /v2/models/{name}[/versions/{version}]."""
 
     def __init__(self, run: RunFn, sig: Signature, name: str, version: str, max_body_bytes: int,
-                 batcher: Batcher | None = None) -> None:
+                 batcher: Batcher | None = None, allow_non_finite: bool = False) -> None:
         self.run = run
         self.sig = sig
         self.name = name
@@ -43,6 +43,7 @@ class ModelApp:
         self.max_body_bytes = max_body_bytes
         self.max_elements = max(max_body_bytes // 2, 1)
         self.batcher = batcher
+        self.allow_non_finite = allow_non_finite  # NaN and infinities in inputs; refused (400) by default
         self.all_outputs = [t.name for t in sig.outputs]
         self.datatypes = {t.name: t.datatype for t in sig.outputs}
         metadata = {"name": name, "versions": [version], "platform": "onnxruntime_onnx", **sig.as_dict()}
@@ -87,7 +88,7 @@ class ModelApp:
         try:
             header_length = _header_length(scope["headers"])
             body = await read_body(receive, self.max_body_bytes)
-            request = codec.decode(body, header_length, self.sig, self.max_elements)
+            request = codec.decode(body, header_length, self.sig, self.max_elements, self.allow_non_finite)
             names = [n for n, _ in request.outputs] if request.outputs else self.all_outputs
             if self.batcher is not None:
                 timeout = request.timeout_us / 1e6 if request.timeout_us else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,8 @@ class Request:
         self.timeout_us: int | None = timeout
 
 
-def decode(body: bytes, header_length: int | None, sig: Signature, max_elements: int) -> Request:
+def decode(body: bytes, header_length: int | None, sig: Signature, max_elements: int,
+           allow_non_finite: bool = False) -> Request:
     doc, binary = _split(body, header_length)
     if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list):
         raise InvalidInput("the request must be a JSON object with an 'inputs' list.")
@@ -47,6 +49,8 @@ def decode(body: bytes, header_length: int | None, sig: Signature, max_elements:
         request_id = new_request_id()
     elif not isinstance(request_id, str):
         raise InvalidInput("the request 'id' must be a string.")
+    else:
+        check_request_id(request_id)
     parameters = doc.get("parameters")
     if parameters is not None and not isinstance(parameters, dict):
         raise InvalidInput("the request 'parameters' must be a JSON object.")
@@ -54,7 +58,7 @@ def decode(body: bytes, header_length: int | None, sig: Signature, max_elements:
     inputs: dict[str, np.ndarray] = {}
     offset = 0
     for item in doc["inputs"]:
-        name, array, offset = _decode_input(item, expected, max_elements, binary, offset)
+        name, array, offset = _decode_input(item, expected, max_elements, binary, offset, allow_non_finite)
         if name in inputs:
             raise InvalidInput(f"input {name!r} is given twice.")
         inputs[name] = array
@@ -65,6 +69,26 @@ def decode(body: bytes, header_length: int | None, sig: Signature, max_elements:
     if missing:
         raise InvalidInput(f"the request lacks input(s) {missing}; the model needs {list(expected)}.")
     return Request(request_id, inputs, _requested_outputs(doc.get("outputs"), sig), parameters)
+
+
+MAX_ID_BYTES = 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_request_id(request_id: str) -> None:
+    """A client's request id is echoed in the answer, its headers and the audit trail: bounded,
+    and free of control characters (a CR or LF would split a header)."""
+    problem = request_id_problem(request_id)
+    if problem is not None:
+        raise InvalidInput(problem)
+
+
+def request_id_problem(request_id: str) -> str | None:
+    if len(request_id) > MAX_ID_BYTES or len(request_id.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        return f"the request 'id' is longer than {MAX_ID_BYTES} bytes; send a shorter one."
+    if _CONTROL.search(request_id):
+        return "the request 'id' holds control characters; send printable text."
+    return None
 
 
 def new_request_id() -> str:
@@ -87,7 +111,7 @@ def _split(body: bytes, header_length: int | None) -> tuple[Any, memoryview]:
 
 
 def _decode_input(item: Any, expected: dict[str, TensorSpec], max_elements: int, binary: memoryview,
-                  offset: int) -> tuple[str, np.ndarray, int]:
+                  offset: int, allow_non_finite: bool) -> tuple[str, np.ndarray, int]:
     if not isinstance(item, dict):
         raise InvalidInput("each entry of 'inputs' must be an object with name, shape, datatype and data.")
     spec, datatype, shape, count = check_input(item.get("name"), item.get("datatype"), item.get("shape"),
@@ -100,7 +124,10 @@ def _decode_input(item: Any, expected: dict[str, TensorSpec], max_elements: int,
         if offset + size > len(binary):
             raise InvalidInput(f"input {name!r} claims {size} binary bytes but only {len(binary) - offset} remain "
                                "after the JSON; check binary_data_size and Inference-Header-Content-Length.")
-        return spec.name, tensors.from_binary(spec.name, datatype, shape, count, binary[offset:offset + size]), offset + size
+        array = tensors.from_binary(spec.name, datatype, shape, count, binary[offset:offset + size])
+        if not allow_non_finite:  # JSON cannot carry NaN or Infinity; binary data can
+            tensors.refuse_non_finite(spec.name, array)
+        return spec.name, array, offset + size
     if "data" not in item:
         raise InvalidInput(f"input {name!r} has no 'data' (nor binary_data_size).")
     if datatype == "BF16":

@@ -78,6 +78,8 @@ class InferenceService:
     def _infer(self, request: Any, context: Any) -> Any:
         app = self.app
         self._check_model(request.model_name, request.model_version)
+        if request.id:
+            codec.check_request_id(request.id)
         parameters = {k: getattr(v, v.WhichOneof("parameter_choice") or "string_param")
                       for k, v in request.parameters.items()}
         raw = list(request.raw_input_contents)
@@ -91,8 +93,11 @@ class InferenceService:
                                                              app.max_elements)
             if spec.name in inputs:
                 raise InvalidInput(f"input {spec.name!r} is given twice.")
-            inputs[spec.name] = (tensors.from_binary(spec.name, datatype, shape, count, memoryview(raw[i])) if raw
-                                 else _from_contents(spec.name, datatype, shape, count, item.contents))
+            array = (tensors.from_binary(spec.name, datatype, shape, count, memoryview(raw[i])) if raw
+                     else _from_contents(spec.name, datatype, shape, count, item.contents))
+            if not app.allow_non_finite:
+                tensors.refuse_non_finite(spec.name, array)
+            inputs[spec.name] = array
         missing = [n for n in expected if n not in inputs]
         if missing:
             raise InvalidInput(f"the request lacks input(s) {missing}; the model needs {list(expected)}.")

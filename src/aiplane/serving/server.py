@@ -32,7 +32,7 @@ class BatchingOptions:
 
 
 def build_app(model: Path | bytes, name: str, version: str, max_body_bytes: int, threads: int,
-              batching: BatchingOptions | None = None) -> ModelApp:
+              batching: BatchingOptions | None = None, allow_non_finite: bool = False) -> ModelApp:
     """The app serving `model` (a file, or its bytes read before this process gave up its rights)."""
     if isinstance(model, Path) and not model.is_file():
         raise InvalidInput(f"model file {str(model)!r} does not exist.")
@@ -46,7 +46,7 @@ def build_app(model: Path | bytes, name: str, version: str, max_body_bytes: int,
                                "export it with a dynamic batch axis or set --max-batch-size 1.")
         batcher = Batcher(run, [t.name for t in sig.outputs], batching.max_batch_size,
                           batching.max_batch_delay_ms / 1000, batching.max_queue, in_thread=usable_cpus() > 1)
-    return ModelApp(run, sig, name, version, max_body_bytes, batcher)
+    return ModelApp(run, sig, name, version, max_body_bytes, batcher, allow_non_finite)
 
 
 def usable_cpus() -> int:

@@ -8,6 +8,7 @@ no bfloat16 type.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from typing import Any
 
@@ -53,13 +54,53 @@ def from_json(name: str, datatype: str, shape: list[int], count: int, data: Any)
         bits = from_json(name, "FP32", shape, count, data).view(np.uint32)
         return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)  # round to nearest even
     else:
+        _check_kinds(name, datatype, data)
         try:
             array = np.asarray(data, dtype=NUMPY_DTYPES[datatype])
         except (ValueError, TypeError, OverflowError):
             raise InvalidInput(f"input {name!r} has data that is not a regular array of {datatype} values.") from None
+        if array.dtype.kind == "f" and not np.isfinite(array).all():  # JSON has no NaN or Infinity: an overflow
+            raise InvalidInput(f"input {name!r} has a value beyond the range of {datatype}; send values that fit it.")
     if array.size != count:
         raise InvalidInput(f"input {name!r} has {array.size} values but shape {shape} needs {count}.")
     return array.reshape(shape)
+
+
+# What JSON values each datatype takes; NumPy would otherwise parse "1.5" into a float, take
+# true as 1 and cut 1.5 to 1 in an integer tensor, all silently.
+_FLOATS = frozenset({int, float})
+_KINDS: dict[str, tuple[frozenset[type], str]] = {
+    "BOOL": (frozenset({bool}), "true or false"),
+    **{t: (frozenset({int}), "integers") for t in ("UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32",
+                                                  "INT64")},
+    **{t: (_FLOATS, "numbers") for t in ("FP16", "FP32", "FP64", "BF16")},
+}
+
+
+def _check_kinds(name: str, datatype: str, data: list[Any]) -> None:
+    """Refuse JSON values of the wrong kind (a string or boolean among numbers, say), one level of
+    nesting at a time at C speed (`map(type, ...)`), before NumPy converts anything."""
+    allowed, words = _KINDS[datatype]
+    level: list[Any] = data
+    kinds = set(map(type, level))
+    while kinds == {list}:
+        level = list(itertools.chain.from_iterable(level))
+        kinds = set(map(type, level))
+    kinds.discard(list)  # lists beside values: a ragged array, which NumPy refuses
+    wrong = kinds - allowed
+    if wrong:
+        found = sorted(_JSON_NAMES.get(k, k.__name__) for k in wrong)
+        raise InvalidInput(f"input {name!r} is {datatype}, so its data must be {words}, got {' and '.join(found)}.")
+
+
+_JSON_NAMES = {str: "a string", bool: "a boolean", float: "a fraction", type(None): "null", dict: "an object"}
+
+
+def refuse_non_finite(name: str, array: np.ndarray) -> None:
+    """NaN and infinities are refused unless the deployment allows them (`--allow-non-finite`)."""
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise InvalidInput(f"input {name!r} holds NaN or infinite values, which this deployment refuses; send finite "
+                           "values, or deploy with --allow-non-finite.")
 
 
 def _flatten_text(name: str, data: list[Any], count: int) -> list[bytes]:

@@ -33,6 +33,7 @@ def to_deployment(row: sa.RowMapping) -> Deployment:
         min_replicas=row["min_replicas"], max_replicas=row["max_replicas"],
         target_concurrency=row["target_concurrency"], max_batch_size=row["max_batch_size"],
         max_batch_delay_ms=row["max_batch_delay_ms"], payload_logging=bool(row["payload_logging"]),
+        allow_non_finite=bool(row["allow_non_finite"]),
     )
     canary = None
     if row["canary_model_version_id"] is not None:
@@ -83,7 +84,8 @@ def insert(db: Database, conn: sa.Connection, tenant: str, name: str, spec: Depl
             cpus_milli=spec.cpus_milli, memory_bytes=spec.memory_bytes, min_replicas=spec.min_replicas,
             max_replicas=spec.max_replicas, replicas=replicas, target_concurrency=spec.target_concurrency,
             max_batch_size=spec.max_batch_size, max_batch_delay_ms=spec.max_batch_delay_ms,
-            payload_logging=spec.payload_logging, created_by=created_by, created_at=created_at,
+            payload_logging=spec.payload_logging, allow_non_finite=spec.allow_non_finite, created_by=created_by,
+            created_at=created_at,
         )
     )
     return inserted_id(result)

@@ -102,6 +102,7 @@ deployments = sa.Table(
     sa.Column("max_batch_size", sa.Integer, nullable=False),
     sa.Column("max_batch_delay_ms", sa.Float, nullable=False),
     sa.Column("payload_logging", sa.Boolean, nullable=False),
+    sa.Column("allow_non_finite", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_by", sa.String(32), nullable=True),
     sa.Column("created_at", _tz, nullable=False),
     # The canary (migration 0003_rollouts): none while canary_model_version_id is NULL.

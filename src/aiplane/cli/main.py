@@ -8,7 +8,7 @@ import sys
 import typer
 from rich import markup
 
-from aiplane.cli import admin, audit, audit_writer, deploy, keys, login, models, plan, predict, serve, sso, tenants, up
+from aiplane.cli import admin, audit, audit_writer, deploy, gpu, keys, login, models, plan, predict, serve, sso, tenants, up
 from aiplane.cli.output import errors
 from aiplane.domain.errors import AiplaneError
 
@@ -28,6 +28,7 @@ app.add_typer(sso.app, name="sso", help="Single sign-on: map identity-provider c
 app.command("login")(login.login)
 app.command("logout")(login.logout)
 app.add_typer(admin.app, name="admin", help="Offline administration: recover platform-admin access.")
+app.add_typer(gpu.app, name="gpu", help="GPU pool: status, MIG layout, offline what-if packing.")
 app.add_typer(audit.app, name="audit", help="Audit trail: tail, export, verify (also offline), proofs.")
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Mapping
 
-from aiplane.domain import mig_profiles
+from aiplane.domain.gpu import geometry
 from aiplane.domain.errors import InvalidInput
 
 
@@ -34,7 +34,7 @@ class Compliance(str, enum.Enum):
 
 
 def check_mig_profile(name: str) -> str:
-    return mig_profiles.check(name)
+    return geometry.check_profile(name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,6 +180,15 @@ class OidcSettings:
 
 
 @dataclass(frozen=True)
+class GpuSettings:
+    inventory: str = _setting("", "AIPLANE_GPU_INVENTORY",
+                              "GPU inventory YAML (nodes, GPU models, MIG on or off; `simulated: true` to run "
+                              "the GPU path on a machine without GPUs), also `aiplane up --gpu-inventory`. Empty: "
+                              "GPUs are detected with NVML where the `gpu` extra is installed, else there is no "
+                              "GPU pool and `--device gpu|mig-*` is refused.")
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
@@ -188,6 +197,7 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
     oidc: OidcSettings = field(default_factory=OidcSettings)
+    gpu: GpuSettings = field(default_factory=GpuSettings)
 
     @property
     def database_url(self) -> str:

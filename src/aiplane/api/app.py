@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from starlette.exceptions import HTTPException
 
 from aiplane import __version__
-from aiplane.api import auditing, canary_watching, guarding, openapi, plan_routes, problems, services, sso_routes
+from aiplane.api import auditing, canary_watching, gpu_routes, guarding, openapi, plan_routes, problems, services, sso_routes
 from aiplane.api.audit_routes import build_audit_router
 from aiplane.api.routes import build_router
 from aiplane.control import demo
@@ -58,6 +58,7 @@ def create_app(settings: Settings, demo_mode: bool = False,
     api.include_router(plan_routes.build_router(svc, plan_guard), dependencies=[Depends(plan_guard)])
     api.include_router(build_audit_router(svc))
     api.include_router(sso_routes.build_router(svc))
+    api.include_router(gpu_routes.build_router(svc))
     _system_routes(api, svc)
     guarding.check_covered(api.routes)
     openapi.install(api)

@@ -11,6 +11,7 @@ from aiplane.control.audit import AuditService
 from aiplane.control.audit_writer_process import WriterProcess
 from aiplane.control.deployments import DeploymentService
 from aiplane.control.gateway_workers import GatewayWorkers
+from aiplane.control.gpu import GpuService
 from aiplane.control.keys import KeyService
 from aiplane.control.models import ModelService
 from aiplane.control.optimizing import OptimizationService
@@ -23,6 +24,9 @@ from aiplane.crypto import keyfiles
 from aiplane.crypto.signing import Signer
 from aiplane.crypto.tls import ServerTLS
 from aiplane.domain.clock import Clock, SystemClock
+from aiplane.domain.errors import InvalidInput
+from aiplane.domain.gpu import inventory as inventories
+from aiplane.domain.gpu.inventory import Inventory
 from aiplane.gateway.audit_log import AuditWriter, payload_keys
 from aiplane.gateway.app import Gateway
 from aiplane.gateway.auditing import PredictionAuditor
@@ -62,6 +66,7 @@ class Services:
     audit_process: WriterProcess
     sso: SsoService
     unauthenticated: UnauthenticatedTally
+    gpu: GpuService
     grpc_gateway: GrpcGateway | None = None  # only with a gRPC port set
     workers: GatewayWorkers | None = None  # with --workers N > 1: the N-1 other gateway processes
     publisher: EndpointPublisher | None = None  # ... and the ready replicas, published for them
@@ -94,9 +99,10 @@ def build(settings: Settings, tls: ServerTLS | None = None) -> Services:
         if publisher is not None:
             publisher.changed(deployment_id, sockets)
 
+    gpus = GpuService(db, gpu_pool(settings))
     supervisor = Supervisor(data_dir, blobs.path, settings.control.replica_ready_timeout_s,
                             settings.gateway.max_body_bytes, replicas_changed, grpc=channels is not None,
-                            drain_s=settings.rollout.drain_s,
+                            drain_s=settings.rollout.drain_s, device=gpus.replica_device,
                             per_tenant_users=settings.control.replica_tenant_users and os.geteuid() == 0)
     audit_socket = audit_socket_in(supervisor.socket_dir)
     audit = _audit(settings, db, clock)
@@ -116,7 +122,7 @@ def build(settings: Settings, tls: ServerTLS | None = None) -> Services:
     if count > 1:
         workers = GatewayWorkers(count - 1, str(supervisor.socket_dir / "control.sock"), _worker_env(settings))
     ready_timeout_s = settings.control.replica_ready_timeout_s
-    deployments = DeploymentService(db, clock, supervisor, cache.reload, ready_timeout_s)
+    deployments = DeploymentService(db, clock, supervisor, cache.reload, ready_timeout_s, gpus.pool)
     return Services(
         settings=settings, db=db, blobs=blobs, cache=cache, routing=routing, supervisor=supervisor,
         gateway=gateway,
@@ -127,6 +133,7 @@ def build(settings: Settings, tls: ServerTLS | None = None) -> Services:
         canary_watch=canary_watch,
         rollouts=RolloutService(db, supervisor, deployments, cache.reload, cache.prepare_reload, ready_timeout_s),
         optimizer=OptimizationService(db, blobs, clock, settings.control.optimize_timeout_s),
+        gpu=gpus,
         clock=clock, audit=audit, audit_writer=writer, audit_process=_writer_process(settings, audit_socket),
         sso=SsoService(db, clock, cache.reload),
         unauthenticated=unauthenticated,
@@ -143,6 +150,21 @@ def oidc_verifier(settings: Settings, clock: Clock) -> OidcVerifier | None:
         return None
     jwks = JwksCache(issuers, clock, o.jwks_cache_s, o.jwks_refresh_s, o.http_timeout_s)
     return OidcVerifier(jwks, clock, o.clock_skew_s, o.token_cache_size)
+
+
+def gpu_pool(settings: Settings) -> Inventory | None:
+    """The declared inventory (AIPLANE_GPU_INVENTORY), else the GPUs NVML finds, else no pool."""
+    path = settings.gpu.inventory
+    if not path:
+        from aiplane.runtime import nvml  # imported only when no inventory is declared
+
+        return nvml.detect()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"GPU inventory {path!r} cannot be read ({type(exc).__name__}); give a readable YAML "
+                           "file (--gpu-inventory, AIPLANE_GPU_INVENTORY).") from None
+    return inventories.parse(text, path)
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from aiplane.cli.client import Client
 from aiplane.cli.output import Format, console, emit
 from aiplane.domain.errors import InvalidInput
 from aiplane.domain.gpu import demands, inventory, placement
@@ -15,6 +18,51 @@ app = typer.Typer(no_args_is_help=True)
 OUTPUT = typer.Option(Format.table, "--output", "-o", help="table or json.")
 PLACED = [("tenant", "TENANT"), ("deployment", "DEPLOYMENT"), ("replica", "#"), ("node", "NODE"), ("gpu", "GPU"),
           ("profile", "PROFILE"), ("start", "START")]
+
+
+STATUS = [("gpu", "GPU"), ("model", "MODEL"), ("profile", "INSTANCE"), ("owner", "OWNER")]
+
+
+@app.command("status")
+def status(output: Format = OUTPUT) -> None:
+    """Each GPU of the pool, its MIG instances, who holds them (your tenant's, or taken) and what is free."""
+    doc = Client().api("GET", "/gpu")
+    if output is Format.json:
+        emit(doc, output)
+        return
+    if doc["pool"] is None:
+        console.print(doc["note"], highlight=False)
+        return
+    s = doc["summary"]
+    console.print(f"GPU pool{' (simulated: replicas run on the CPU)' if doc['simulated'] else ''}: "
+                  f"{s['gpus_in_use']} of {s['gpus']} GPUs in use, {s['compute_slices']['allocated']} of "
+                  f"{s['compute_slices']['total']} compute slices allocated ({s['allocated_percent']:g}%)",
+                  highlight=False)
+    emit(_rows(doc["gpus"]), output, STATUS)
+
+
+def _rows(gpus: list[dict[str, Any]]) -> list[dict[str, str]]:
+    rows = []
+    for g in gpus:
+        name, model = f"{g['node']}/{g['index']}", g["model"] + ("" if g["mig"] else " (MIG off)")
+        for i in g["instances"]:
+            o = i["owner"]
+            who = f"{o['tenant']}/{o['deployment']}#{o['replica']}" if o else i["state"]
+            where = "whole GPU" if i["start"] is None else f"{i['profile']}@{i['start']}"
+            rows.append({"gpu": name, "model": model, "profile": where, "owner": who})
+        c = g["compute_slices"]
+        if c["allocated"] < c["total"] and (g["mig"] or not g["instances"]):
+            rows.append({"gpu": name, "model": model, "profile": "-",
+                         "owner": f"free: {c['total'] - c['allocated']} compute, {g['memory_slices_free']} memory slices"})
+    return rows
+
+
+@app.command("layout")
+def layout(fmt: str = typer.Option("mig-parted", "--format", help="mig-parted (the only format).")) -> None:
+    """The pool's current MIG layout as a mig-parted config (apply it with nvidia-mig-parted)."""
+    if fmt != "mig-parted":
+        raise InvalidInput(f"--format {fmt!r} is not a layout format; use mig-parted.")
+    sys.stdout.write(Client().api("GET", "/gpu/layout", raw=True, params={"format": fmt}))
 
 
 def read(path: Path) -> str:

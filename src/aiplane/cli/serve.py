@@ -25,6 +25,9 @@ def serve_model(
     grpc_socket: Path = typer.Option(None, "--grpc-socket", help="Also serve gRPC on this Unix socket."),
     allow_non_finite: bool = typer.Option(False, "--allow-non-finite",
                                           help="Accept NaN and infinite input values (refused by default: 400)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, or cuda: ONNX Runtime's CUDA provider where "
+                               "onnxruntime-gpu is installed (the GPU is CUDA_VISIBLE_DEVICES), else the CPU."),
+    simulated: bool = typer.Option(False, "--simulated", hidden=True),
     parent_pid: int = typer.Option(None, "--parent-pid", hidden=True),
     run_as: str = typer.Option(None, "--run-as", hidden=True,
                                help="Started as root: read the model, then serve as this user."),
@@ -34,6 +37,14 @@ def serve_model(
         raise InvalidInput("give exactly one of --port or --socket.")
     from aiplane.serving import privileges, server  # the model server's stack is loaded only to serve
 
+    if device not in ("cpu", "cuda"):
+        raise InvalidInput(f"--device {device!r} is not a device; give cpu or cuda.")
+    from aiplane.runtime import onnx_model
+
+    where = onnx_model.providers(device == "cuda")[1]
+    # One line in the replica's log: where it really runs (a simulated pool's replicas on the CPU).
+    print(f"{name or model.stem}: {'placed on a simulated GPU pool: runs on the CPU' if simulated else where}",
+          flush=True)
     batching = server.BatchingOptions(max_batch_size, max_batch_delay_ms, max_queue).validate()
     source: Path | bytes = model
     if run_as is not None:
@@ -42,5 +53,5 @@ def serve_model(
         source = model.read_bytes()  # read with the platform's rights, parsed only with the tenant's
         privileges.become(run_as)
     app = server.build_app(source, name or model.stem, model_version, max_body_bytes, threads, batching,
-                           allow_non_finite)
+                           allow_non_finite, cuda=device == "cuda")
     server.serve(app, host, port, socket, parent_pid, grpc_port, grpc_socket)

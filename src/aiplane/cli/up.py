@@ -43,13 +43,16 @@ def up(
     tls_key: Path = typer.Option(None, "--tls-key", help="The PEM private key of --tls-cert [AIPLANE_TLS_KEY]."),
     tls_self_signed: bool = typer.Option(None, "--tls-self-signed", help="Serve TLS with a certificate made on "
                                          "first start in DATA_DIR/tls [AIPLANE_TLS_SELF_SIGNED]."),
+    gpu_inventory: Path = typer.Option(None, "--gpu-inventory", help="GPU inventory YAML (`simulated: true` for a "
+                                       "pool without GPUs) [default: NVML detection, AIPLANE_GPU_INVENTORY]."),
 ) -> None:
     """Start aiplane: control API, data plane and replicas. Ctrl-C stops everything."""
     settings = Settings.from_env(server__host=host, server__port=port, server__grpc_port=grpc_port,
                                  server__data_dir=data_dir, server__workers=workers,
                                  server__tls_cert=str(tls_cert) if tls_cert else None,
                                  server__tls_key=str(tls_key) if tls_key else None,
-                                 server__tls_self_signed=tls_self_signed or None)
+                                 server__tls_self_signed=tls_self_signed or None,
+                                 gpu__inventory=str(gpu_inventory) if gpu_inventory is not None else None)
     logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT)
     server = settings.server
     if server.workers < 1:

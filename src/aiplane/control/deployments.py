@@ -12,6 +12,8 @@ from aiplane.domain import names, quantities, registry, rollout
 from aiplane.domain.clock import Clock
 from aiplane.domain.deployments import Deployment, DeploymentSpec
 from aiplane.domain.errors import InvalidInput, Unavailable
+from aiplane.domain.gpu import visibility
+from aiplane.domain.gpu.inventory import Inventory
 from aiplane.domain.policy import Action, Principal, authorize
 from aiplane.control.supervisor import ReplicaStatus, Supervisor
 from aiplane.store import deployments as deployment_rows
@@ -96,19 +98,22 @@ def _check_scale(deployment: Deployment, replicas: int) -> None:
 
 class DeploymentService:
     def __init__(self, db: Database, clock: Clock, supervisor: Supervisor, on_change: Callable[[], None],
-                 ready_timeout_s: float) -> None:
+                 ready_timeout_s: float, pool: Inventory | None = None) -> None:
         self.db, self.clock, self.supervisor, self.on_change = db, clock, supervisor, on_change
         self.ready_timeout_s = ready_timeout_s
+        self.pool = pool  # the GPU pool GPU and MIG deployments are placed on; None: CPU only
 
     def admit(self, who: Principal, tenant: str, name: str, model_ref: str, options: Mapping[str, Any]) -> Deployment:
         """Check rights and quota and record the deployment, atomically (runs off the event loop)."""
         authorize(who, Action.DEPLOYMENT_WRITE, tenant)
         names.check("deployment", name)
         spec = parse_spec(model_ref, options)
+        visibility.check_device(self.pool, spec.device, spec.gpu_profile)
         with self.db.write() as conn:
             version_id, version = model_rows.get_version(conn, tenant, spec.model, spec.model_version or None)
             spec = dataclasses.replace(spec, model_version=version.version)
-            deployment_rows.insert(self.db, conn, tenant, name, spec, version_id, who.key_id, self.clock.now())
+            deployment_rows.insert(self.db, conn, tenant, name, spec, version_id, who.key_id, self.clock.now(),
+                                   self.pool)
             deployment = deployment_rows.get(conn, tenant, name)
         self.on_change()
         return deployment
@@ -127,7 +132,7 @@ class DeploymentService:
         with self.db.write() as conn:
             current = deployment_rows.get(conn, tenant, name)
             _check_scale(current, count)
-            deployment = deployment_rows.scale(self.db, conn, tenant, name, count)
+            deployment = deployment_rows.scale(self.db, conn, tenant, name, count, self.pool, self.clock.now())
         self.on_change()
         return deployment
 
@@ -147,7 +152,8 @@ class DeploymentService:
         with self.db.write() as conn:
             before = deployment_rows.get_locked(self.db, conn, tenant, name)
             spec = updated_spec(before.spec, options)
-            after = deployment_rows.update(self.db, conn, before, spec, spec.admitted_replicas(before.replicas))
+            after = deployment_rows.update(self.db, conn, before, spec, spec.admitted_replicas(before.replicas),
+                                           self.pool, self.clock.now())
         self.on_change()
         return before, after
 

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 from aiplane.control import processes, tenant_users
 from aiplane.domain.deployments import Deployment
@@ -114,6 +114,8 @@ class _Replica:
             os.symlink(self.workdir / name, link)
         env = processes.inherited_env("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
         env.update(HOME=str(self.workdir), TMPDIR=str(tmp), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+        device_env, device_args = await asyncio.to_thread(self.sup.device, self.dep.id, self.index)
+        env.update(device_env)
         spec = self.dep.spec
         cmd = [sys.executable, "-m", "aiplane", "serve-model", "--model", str(self.sup.artifact(self.dep.artifact_digest)),
                "--socket", _HTTP_SOCKET, "--name", self.dep.name, "--model-version", str(spec.model_version),
@@ -125,6 +127,7 @@ class _Replica:
             cmd += ["--grpc-socket", _GRPC_SOCKET]
         if user is not None:
             cmd += ["--run-as", user.name]  # it reads its model as root, then parses and serves as the tenant
+        cmd += device_args
         with open(self.workdir / "replica.log", "ab") as logfile:
             self.proc = await asyncio.create_subprocess_exec(
                 *cmd, cwd=self.workdir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=logfile,
@@ -187,10 +190,15 @@ async def _probe(socket: str) -> bool:
         writer.close()
 
 
+def on_cpu(deployment_id: int, replica: int) -> tuple[Mapping[str, str], Sequence[str]]:
+    return {}, []
+
+
 class Supervisor:
     def __init__(self, data_dir: Path, artifact: Callable[[str], Path], ready_timeout_s: float,
                  max_body_bytes: int, on_change: Callable[[int, list[str]], None], grpc: bool = False,
-                 drain_s: float = 0.0, per_tenant_users: bool = False) -> None:
+                 drain_s: float = 0.0, per_tenant_users: bool = False,
+                 device: Callable[[int, int], tuple[Mapping[str, str], Sequence[str]]] = on_cpu) -> None:
         self.replica_root = data_dir.resolve() / "replicas"
         self.replica_root.mkdir(parents=True, exist_ok=True)
         # Tenant users may pass through (not list) to their own directory, which is theirs alone.
@@ -208,6 +216,9 @@ class Supervisor:
         self.on_change = on_change
         self.grpc = grpc  # replicas also serve gRPC, on a Unix socket beside their HTTP one
         self.drain_s = drain_s  # out of routing this long before SIGTERM (gateway workers poll for it)
+        # A replica's device: extra environment (CUDA_VISIBLE_DEVICES) and serve-model flags,
+        # looked up (in a thread: it reads the store) each time the replica starts.
+        self.device = device
         self._replicas: dict[int, list[_Replica]] = {}
         self._successors: dict[int, _Replica] = {}  # a replacement being started, routed once ready
         self._replacing: dict[int, asyncio.Lock] = {}

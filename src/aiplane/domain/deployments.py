@@ -7,8 +7,23 @@ from datetime import datetime
 
 from aiplane.domain.admission import Resources
 from aiplane.domain.errors import InvalidInput
+from aiplane.domain.gpu import geometry
 
 DEVICES_CPU = "cpu"
+DEVICE_GPU = "gpu"  # a whole GPU, MIG off
+MIG_PREFIX = "mig-"  # mig-3g.40gb: one MIG instance of that profile
+
+
+def gpu_profile(device: str) -> str | None:
+    """The pool profile a device takes ("gpu", a MIG profile name), None for the CPU; InvalidInput
+    for a device that is none of these, naming the valid ones."""
+    if device == DEVICES_CPU:
+        return None
+    if device == DEVICE_GPU:
+        return geometry.WHOLE_GPU
+    if device.startswith(MIG_PREFIX):
+        return geometry.check_profile(device[len(MIG_PREFIX):])
+    raise InvalidInput(f"device {device!r} is not a device; use cpu, gpu or mig-PROFILE (e.g. mig-3g.40gb).")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +55,7 @@ class DeploymentSpec:
             raise InvalidInput(f"max-batch-delay-ms {self.max_batch_delay_ms} must be a number from 0 to 60000.")
         if self.target_concurrency < 1:
             raise InvalidInput(f"target-concurrency {self.target_concurrency} must be at least 1.")
-        if self.device != DEVICES_CPU:
-            raise InvalidInput(
-                f"device {self.device!r} is not available on this machine; use --device cpu."
-            )
+        gpu_profile(self.device)
         return self
 
     @property
@@ -61,8 +73,15 @@ class DeploymentSpec:
         """The replica count to keep after a change of the bounds: `current`, moved inside them."""
         return min(max(current, self.desired_replicas), self.max_replicas)
 
+    @property
+    def gpu_profile(self) -> str | None:
+        return gpu_profile(self.device)
+
     def per_replica(self) -> Resources:
-        return Resources(cpus_milli=self.cpus_milli, memory_bytes=self.memory_bytes, replicas=1)
+        profile = self.gpu_profile
+        gpus = 1 if profile == geometry.WHOLE_GPU else 0
+        mig = {profile: 1} if profile not in (None, geometry.WHOLE_GPU) else {}
+        return Resources(cpus_milli=self.cpus_milli, memory_bytes=self.memory_bytes, gpus=gpus, mig=mig, replicas=1)
 
 
 @dataclass(frozen=True, slots=True)

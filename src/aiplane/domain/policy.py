@@ -34,6 +34,7 @@ class Action(str, enum.Enum):
     PREDICT = "predict"
     AUDIT_READ = "audit.read"
     COST_READ = "cost.read"
+    GPU_READ = "gpu.read"  # the pool's layout; a tenant key sees only its own instances' owners
     PLAN = "plan"  # the planner reads no tenant data: any valid key may plan
     SSO_MANAGE = "sso.manage"  # the claim -> (tenant, role) mappings: platform-admins only
 
@@ -51,6 +52,7 @@ _TENANT_ADMIN = frozenset(
         Action.PREDICT,
         Action.AUDIT_READ,
         Action.COST_READ,
+        Action.GPU_READ,
         Action.PLAN,
     }
 )
@@ -65,11 +67,12 @@ ALLOWED: dict[Role, frozenset[Action]] = {
             Action.MODEL_READ,
             Action.DEPLOYMENT_WRITE,
             Action.DEPLOYMENT_READ,
+            Action.GPU_READ,
             Action.PLAN,
         }
     ),
     Role.PREDICTOR: frozenset({Action.PREDICT, Action.PLAN}),
-    Role.AUDITOR: frozenset({Action.AUDIT_READ, Action.COST_READ, Action.PLAN}),
+    Role.AUDITOR: frozenset({Action.AUDIT_READ, Action.COST_READ, Action.GPU_READ, Action.PLAN}),
 }
 
 # Roles a tenant-admin may hand out inside its own tenant.
@@ -181,6 +184,10 @@ ROUTES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/api/v1/sso/mappings"): _p(Action.SSO_MANAGE, Scope.PLATFORM),
     ("GET", "/api/v1/sso/mappings"): _p(Action.SSO_MANAGE, Scope.PLATFORM),
     ("DELETE", "/api/v1/sso/mappings/{mapping_id}"): _p(Action.SSO_MANAGE, Scope.PLATFORM),
+    # The GPU pool: every GPU, but a tenant key sees only its own instances' owners (the service
+    # narrows OWN routes); the mig-parted layout names no tenant.
+    ("GET", "/api/v1/gpu"): _p(Action.GPU_READ, Scope.OWN),
+    ("GET", "/api/v1/gpu/layout"): _p(Action.GPU_READ, Scope.OWN),
     # The audit trail: a tenant-bound key reads only its tenant's events (the service narrows
     # OWN routes to them); erasure, retention and pruning change what is kept.
     ("GET", "/api/v1/audit"): _p(Action.AUDIT_READ, Scope.QUERY),

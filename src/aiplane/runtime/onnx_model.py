@@ -22,13 +22,27 @@ ONNX_TO_V2 = {
 }
 
 
-def open_session(model: bytes | str, threads: int = 1) -> ort.InferenceSession:
+CUDA = "CUDAExecutionProvider"
+
+
+def providers(cuda: bool) -> tuple[list[str], str]:
+    """The execution providers for a replica, and one line saying where it runs. CUDA only where
+    it was asked for (a GPU replica) and ONNX Runtime has it (the onnxruntime-gpu package)."""
+    if not cuda:
+        return ["CPUExecutionProvider"], "runs on the CPU"
+    if CUDA not in ort.get_available_providers():
+        return ["CPUExecutionProvider"], ("placed on a GPU, but this ONNX Runtime has no CUDA provider "
+                                          "(install onnxruntime-gpu): runs on the CPU")
+    return [CUDA, "CPUExecutionProvider"], "runs on the GPU (CUDA)"
+
+
+def open_session(model: bytes | str, threads: int = 1, cuda: bool = False) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     try:
-        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model, opts, providers=providers(cuda)[0])
     except Exception as exc:  # ORT raises several untyped errors for a bad file
         raise InvalidInput("the file is not a valid ONNX model that ONNX Runtime can load.") from exc
 

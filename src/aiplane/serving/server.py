@@ -32,11 +32,12 @@ class BatchingOptions:
 
 
 def build_app(model: Path | bytes, name: str, version: str, max_body_bytes: int, threads: int,
-              batching: BatchingOptions | None = None, allow_non_finite: bool = False) -> ModelApp:
+              batching: BatchingOptions | None = None, allow_non_finite: bool = False,
+              cuda: bool = False) -> ModelApp:
     """The app serving `model` (a file, or its bytes read before this process gave up its rights)."""
     if isinstance(model, Path) and not model.is_file():
         raise InvalidInput(f"model file {str(model)!r} does not exist.")
-    session = onnx_model.open_session(model if isinstance(model, bytes) else str(model), threads=threads)
+    session = onnx_model.open_session(model if isinstance(model, bytes) else str(model), threads=threads, cuda=cuda)
     sig = onnx_model.signature(session)
     run = onnx_model.runner(session, sig)
     batcher = None

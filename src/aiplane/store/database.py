@@ -74,6 +74,12 @@ class Database:
             query = query.with_for_update()
         return conn.execute(query).mappings().first()
 
+    def lock_pool(self, conn: sa.Connection) -> None:
+        """Serialise GPU placements across tenants for the rest of the transaction: two tenants'
+        changes may not both take the last free slice (SQLite: writers are already serialised)."""
+        if not self.is_sqlite:
+            conn.execute(sa.select(tables.state_generation.c.id).with_for_update()).all()
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from aiplane.domain import admission
 from aiplane.domain.deployments import Canary, Deployment, DeploymentSpec
 from aiplane.domain.errors import Conflict, NotFound
+from aiplane.domain.gpu.inventory import Inventory
+from aiplane.store import gpu_allocations as gpu_rows
 from aiplane.store import tenants as tenant_rows
 from aiplane.store.database import Database, inserted_id
 from aiplane.store.tables import deployments, model_versions, models
@@ -54,21 +56,42 @@ def usage(conn: sa.Connection, tenant: str) -> admission.Resources:
     return total
 
 
-def admit(db: Database, conn: sa.Connection, tenant: str, asked: admission.Resources) -> None:
+def admit(db: Database, conn: sa.Connection, tenant: str, asked: admission.Resources,
+          gpu: gpu_rows.GpuAsk | None = None) -> list[gpu_rows.Allocation]:
     """The one admission point for every change that takes capacity (deploy, scale, update, and the
     canary and autoscaler when they come): lock the tenant's row, then check what is asked
-    against the quota and what the tenant's deployments use. The lock lasts until the
-    caller's transaction ends, so two racing changes can never both take the last unit
-    (SQLite: BEGIN IMMEDIATE already serialises writers; PostgreSQL: SELECT ... FOR UPDATE)."""
+    against the quota and what the tenant's deployments use; for GPU replicas, also place them
+    on the pool (`gpu`) and record where. The lock lasts until the caller's transaction ends, so
+    two racing changes can never both take the last unit or the last slice (SQLite: BEGIN
+    IMMEDIATE already serialises writers; PostgreSQL: SELECT ... FOR UPDATE of the tenant, and of
+    the pool for GPUs). Call it before the deployment row records the growth: what is asked is
+    checked on top of what the rows say is in use."""
     row = db.lock_tenant(conn, tenant)
     if row is None:
         raise NotFound(f"tenant {tenant!r} does not exist; see 'aiplane tenant list'.")
     admission.check(tenant, tenant_rows.to_tenant(row).quota, usage(conn, tenant), asked)
+    if gpu is None:
+        return []
+    db.lock_pool(conn)
+    return gpu_rows.place(conn, tenant, gpu)
+
+
+def _gpu_ask(pool: Inventory | None, deployment_id: int, name: str, spec: DeploymentSpec, replicas: range,
+             at: datetime) -> gpu_rows.GpuAsk | None:
+    profile = spec.gpu_profile
+    if profile is None or not replicas:
+        return None
+    if pool is None:  # checked by the service first; a store on its own must not place either
+        raise Conflict(f"device {spec.device!r} needs a GPU pool, and this aiplane has none.")
+    return gpu_rows.GpuAsk(pool, deployment_id, name, profile, tuple(replicas), at)
 
 
 def insert(db: Database, conn: sa.Connection, tenant: str, name: str, spec: DeploymentSpec,
-           model_version_id: int, created_by: str | None, created_at: datetime) -> int:
-    """Admit and insert; the tenant row stays locked until the caller's transaction ends."""
+           model_version_id: int, created_by: str | None, created_at: datetime,
+           pool: Inventory | None = None) -> int:
+    """Admit (and place, on a GPU device) and insert; the tenant row stays locked until the
+    caller's transaction ends. The row is written first with no replicas, so its GPU
+    allocations can name it; a refusal rolls the whole transaction back."""
     if db.lock_tenant(conn, tenant) is None:
         raise NotFound(f"tenant {tenant!r} does not exist; see 'aiplane tenant list'.")
     exists = conn.execute(
@@ -77,18 +100,21 @@ def insert(db: Database, conn: sa.Connection, tenant: str, name: str, spec: Depl
     if exists:
         raise Conflict(f"deployment {tenant}/{name} already exists; delete it first or choose another name.")
     replicas = spec.desired_replicas
-    admit(db, conn, tenant, spec.per_replica().times(replicas))
     result = conn.execute(
         deployments.insert().values(
             tenant=tenant, name=name, model_version_id=model_version_id, device=spec.device,
             cpus_milli=spec.cpus_milli, memory_bytes=spec.memory_bytes, min_replicas=spec.min_replicas,
-            max_replicas=spec.max_replicas, replicas=replicas, target_concurrency=spec.target_concurrency,
+            max_replicas=spec.max_replicas, replicas=0, target_concurrency=spec.target_concurrency,
             max_batch_size=spec.max_batch_size, max_batch_delay_ms=spec.max_batch_delay_ms,
             payload_logging=spec.payload_logging, allow_non_finite=spec.allow_non_finite, created_by=created_by,
             created_at=created_at,
         )
     )
-    return inserted_id(result)
+    deployment_id = inserted_id(result)
+    admit(db, conn, tenant, spec.per_replica().times(replicas),
+          _gpu_ask(pool, deployment_id, name, spec, range(replicas), created_at))
+    conn.execute(deployments.update().where(deployments.c.id == deployment_id).values(replicas=replicas))
+    return deployment_id
 
 
 def get_locked(db: Database, conn: sa.Connection, tenant: str, name: str) -> Deployment:
@@ -100,18 +126,21 @@ def get_locked(db: Database, conn: sa.Connection, tenant: str, name: str) -> Dep
 
 
 def update(db: Database, conn: sa.Connection, current: Deployment, spec: DeploymentSpec,
-           replicas: int) -> Deployment:
+           replicas: int, pool: Inventory | None = None, at: datetime | None = None) -> Deployment:
     """Admit what `spec` at `replicas` asks beyond what `current` holds (per resource, so a change
-    that shrinks one resource and grows another is checked on the growth), then record it.
-    `current` must come from `get_locked` in the same transaction."""
+    that shrinks one resource and grows another is checked on the growth), placing added GPU
+    replicas, then record it. `current` must come from `get_locked` in the same transaction."""
     canary = current.canary.replicas if current.canary is not None else 0  # runs with the same resources
-    admit(db, conn, current.tenant, spec.per_replica().times(replicas + canary).minus(current.reserved()))
+    admit(db, conn, current.tenant, spec.per_replica().times(replicas + canary).minus(current.reserved()),
+          _gpu_ask(pool, current.id, current.name, spec, range(current.replicas, replicas), at or current.created_at))
     return record(conn, current, spec, replicas)
 
 
 def record(conn: sa.Connection, current: Deployment, spec: DeploymentSpec, replicas: int) -> Deployment:
     """Write `spec` and `replicas` over `current` without admission: only for putting back what
-    was admitted and ran before (a change whose replicas could not start)."""
+    was admitted and ran before (a change whose replicas could not start). Replicas beyond
+    `replicas` give their GPU slices back."""
+    gpu_rows.release(conn, current.id, keep=replicas)
     conn.execute(deployments.update().where(deployments.c.id == current.id).values(
         cpus_milli=spec.cpus_milli, memory_bytes=spec.memory_bytes, min_replicas=spec.min_replicas,
         max_replicas=spec.max_replicas, replicas=replicas, target_concurrency=spec.target_concurrency,
@@ -120,12 +149,18 @@ def record(conn: sa.Connection, current: Deployment, spec: DeploymentSpec, repli
     return get(conn, current.tenant, current.name)
 
 
-def scale(db: Database, conn: sa.Connection, tenant: str, name: str, replicas: int) -> Deployment:
-    """Admit the growth (if any) and record `replicas` as the deployment's admitted count."""
+def scale(db: Database, conn: sa.Connection, tenant: str, name: str, replicas: int,
+          pool: Inventory | None = None, at: datetime | None = None) -> Deployment:
+    """Admit (and place) the growth, or free the slices of the replicas a shrink stops, and record
+    `replicas` as the deployment's admitted count."""
     current = get_locked(db, conn, tenant, name)  # read after the lock, so the count cannot move under us
     growth = replicas - current.replicas
     if growth > 0:
-        admit(db, conn, tenant, current.spec.per_replica().times(growth))
+        admit(db, conn, tenant, current.spec.per_replica().times(growth),
+              _gpu_ask(pool, current.id, name, current.spec, range(current.replicas, replicas),
+                       at or current.created_at))
+    else:
+        gpu_rows.release(conn, current.id, keep=replicas)
     conn.execute(deployments.update().where(deployments.c.id == current.id).values(replicas=replicas))
     return get(conn, tenant, name)
 
@@ -134,6 +169,9 @@ def set_canary(db: Database, conn: sa.Connection, current: Deployment, model_ver
                auto_rollback: bool, replicas: int) -> Deployment:
     """Admit the canary's replicas (growth beyond what it holds) and record it. `current` was read
     with `get_locked` in this transaction."""
+    if current.spec.gpu_profile is not None:
+        raise Conflict(f"{current.tenant}/{current.name} runs on the GPU pool ({current.spec.device}), and canary "
+                       "replicas are not placed on it yet; deploy the new version as a deployment of its own.")
     held = current.canary.replicas if current.canary is not None else 0
     if replicas > held:
         admit(db, conn, current.tenant, current.spec.per_replica().times(replicas - held))
@@ -179,4 +217,5 @@ def list_all(conn: sa.Connection, tenant: str | None = None) -> list[Deployment]
 
 
 def delete(conn: sa.Connection, deployment_id: int) -> None:
+    gpu_rows.release(conn, deployment_id)  # also by ON DELETE CASCADE; explicit, so no store relies on it
     conn.execute(deployments.delete().where(deployments.c.id == deployment_id))

@@ -115,6 +115,24 @@ deployments = sa.Table(
     sa.UniqueConstraint("tenant", "name", name="uq_deployments_tenant_name"),
 )
 
+# Where each GPU replica runs (migration 0003_gpu_allocations): written in the transaction that
+# admits it, removed with its replica or deployment. `start` is the MIG instance's first memory
+# slice (NULL for a whole GPU); `started_at` lets chargeback meter each allocation.
+gpu_allocations = sa.Table(
+    "gpu_allocations", metadata,
+    sa.Column("deployment_id", sa.Integer, sa.ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True,
+              autoincrement=False),
+    sa.Column("replica", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("tenant", sa.String(63), nullable=False, index=True),
+    sa.Column("node", sa.String(63), nullable=False),
+    sa.Column("gpu_index", sa.Integer, nullable=False),
+    sa.Column("gpu_model", sa.String(32), nullable=False),
+    sa.Column("profile", sa.String(32), nullable=False),
+    sa.Column("start", sa.Integer, nullable=True),
+    sa.Column("simulated", sa.Boolean, nullable=False),
+    sa.Column("started_at", _tz, nullable=False),
+)
+
 # One row whose value grows on every change to keys, tenants or deployments, so that every
 # process holding a cache of them notices a change made by another within one poll.
 state_generation = sa.Table(

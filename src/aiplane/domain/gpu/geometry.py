@@ -41,6 +41,7 @@ class Profile:
     media: bool  # a +me profile: takes the GPU's one JPEG/OFA engine set
     memory_gb: int  # the nominal GB in the name (NVML's memorySizeMB is the truth at runtime)
     profile_id: int | None  # the GPU-instance profile ID of `nvidia-smi mig -cgi` on this model
+    nvml_enum: int | None = None  # NVML's GPU_INSTANCE_PROFILE_* value, to query the profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +98,17 @@ def _model(name: str, doc: Mapping[str, Any]) -> GpuModel:
             expected_starts=tuple(guess["starts"]) if guess else None,
             max_instances=p["max_instances"], media=bool(p["media_extensions"]),
             memory_gb=int(re.fullmatch(r"\d+g\.(\d+)gb(\+me)?", p["name"])[1]),  # type: ignore[index]
-            profile_id=p.get("profile_id"),
+            profile_id=p.get("profile_id"), nvml_enum=_enum_value(p.get("nvml_profile_enum")),
         )
     return GpuModel(name=name, memory_gb=int(doc["memory_total_gb_nominal"]), compute=doc["compute_slices_total"],
                     slices=doc["memory_slices_total"], max_instances=doc["max_gpu_instances"], profiles=profiles,
                     aliases=tuple(a.split(" (")[0] for a in doc.get("applies_also_to") or ()))
+
+
+def _enum_value(raw: str | None) -> int | None:
+    """'GPU_INSTANCE_PROFILE_3_SLICE (2)' -> 2."""
+    match = re.search(r"\((\d+)\)", raw or "")
+    return int(match[1]) if match else None
 
 
 def model(name: str) -> GpuModel:

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck openapi-check bench-serving bench-auth bench-tenancy bench-audit bench-quantize clean
+.PHONY: run test lint typecheck openapi-check bench-serving bench-auth bench-tenancy bench-audit bench-quantize bench-gpu-pool clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,9 @@ bench-audit: $(DEV_STAMP)
 # MiniLM needs the transformers extra: $(BIN)/pip install '.[transformers]' (torch CPU, ~1 GB).
 bench-quantize: $(DEV_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quantize/run.py
+
+bench-gpu-pool: $(DEV_STAMP)
+	PYTHONPATH=src $(BIN)/python bench/gpu_pool/run.py --chart docs/img/gpu-pool-month.svg
 
 typecheck: $(DEV_STAMP)
 	PYTHONPATH=src $(BIN)/mypy src/aiplane

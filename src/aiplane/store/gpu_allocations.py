@@ -54,7 +54,7 @@ def all_allocations(conn: sa.Connection, deployment_id: int | None = None) -> li
 def layout(conn: sa.Connection, pool: Inventory) -> tuple[Gpu, ...]:
     """The inventory's GPUs with every allocation as an owned instance. An allocation on an
     instance the inventory declares (free) takes that instance; others are instances of their own."""
-    names = dict(conn.execute(sa.select(deployments.c.id, deployments.c.name)).tuples().all())
+    names = {row.id: row.name for row in conn.execute(sa.select(deployments.c.id, deployments.c.name))}
     owned: dict[GpuId, list[Instance]] = {}
     for a in all_allocations(conn):
         owner = Owner(a.tenant, names.get(a.deployment_id, f"#{a.deployment_id}"), a.replica)

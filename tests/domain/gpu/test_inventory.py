@@ -76,3 +76,10 @@ def test_the_smallest_fitting_profile_per_model_for_a_memory_need():
     assert geometry.smallest_profile(geometry.model("A100-80GB"), 30).name == "3g.40gb"
     assert geometry.smallest_profile(geometry.model("A30-24GB"), 5).name == "1g.6gb"
     assert geometry.smallest_profile(geometry.model("A100-80GB"), 81) is None
+
+
+def test_the_smallest_profile_for_a_memory_need_on_every_model():
+    advice = geometry.smallest_profiles(15)
+    assert advice["A100-80GB"].name == "1g.20gb" and advice["A30-24GB"].name == "4g.24gb"
+    assert geometry.smallest_profiles(100)["A100-80GB"] is None
+    assert advice["H200-141GB"].name == "1g.18gb" and set(advice) == set(geometry.models())

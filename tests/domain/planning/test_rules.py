@@ -56,7 +56,7 @@ def test_a_measured_profile_overrides_the_latency_rule_of_thumb():
     assert not slow[0].startswith("cpu") and any("= 53 ms exceeds latency_p99_ms 50" in w for w in slow[1])
 
 
-@pytest.mark.parametrize("size_gb, profile", [(0.5, "mig-1g.10gb"), (10, "mig-2g.20gb"), (20, "mig-3g.40gb"),
+@pytest.mark.parametrize("size_gb, profile", [(0.5, "mig-1g.10gb"), (10, "mig-1g.20gb"), (20, "mig-3g.40gb"),
                                               (40, "1 GPU"), (60, "2 GPUs")])
 def test_the_mig_profile_must_hold_the_model(size_gb, profile):
     plan = one({"name": "w", "model_size_gb": size_gb, "inference": {"gpus": 1, "utilization": 0.05},

@@ -139,3 +139,9 @@ def smallest_profile(gpu: GpuModel, memory_gb: float, compute: int = 1) -> Profi
     fits = [p for p in gpu.profiles.values()
             if not p.media and p.memory_gb >= memory_gb and p.compute >= compute]
     return min(fits, key=lambda p: (p.size, p.compute, p.memory_gb), default=None)
+
+
+def smallest_profiles(memory_gb: float, compute: int = 1) -> dict[str, Profile | None]:
+    """Per GPU model, the smallest profile holding `memory_gb` GB (None: a whole GPU or more).
+    For advice (e.g. `model profile`): it includes profiles whose placements are unconfirmed."""
+    return {name: smallest_profile(m, memory_gb, compute) for name, m in models().items()}

@@ -64,7 +64,7 @@ def gpu_option(c: Catalog, w: Workload, placement: Placement, int8: bool) -> Opt
     summary = f"{busy:.2f} busy GPUs pooled into {alloc.label}" + (f" per site x {sites}" if sites > 1 else "")
     lines = (_gpu_line(c, w.gpu_model, placement, gpu_hours), *_egress(c, w, placement), *_site(c, placement, sites))
     return Option(Stage.INFERENCE, placement, alloc.label + (" INT8" if int8 else ""), summary, Costed(lines),
-                  gpus=alloc.gpus, sites=sites)
+                  gpus=alloc.gpus, sites=sites, profile=alloc.profile.name if alloc.profile else None)
 
 
 def cpu_option(c: Catalog, w: Workload, placement: Placement, int8: bool) -> Option:

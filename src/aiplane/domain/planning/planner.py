@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
-from aiplane.domain.planning import costing, rules, savings, sizing
+from aiplane.domain.planning import costing, pooling, rules, savings, sizing
 from aiplane.domain.planning.catalog import Catalog, Placement
 from aiplane.domain.planning.plans import (Costed, Decision, Option, Pool, PortfolioPlan, PriceLine, Stage,
                                           WorkloadPlan)
@@ -18,8 +19,9 @@ def plan(portfolio: Portfolio) -> PortfolioPlan:
 
 
 def _pools(c: Catalog, workloads: tuple[Workload, ...], plans: tuple[WorkloadPlan, ...]) -> tuple[Pool, ...]:
-    """Whole GPUs for the MIG shares: one pool per placement and GPU model, one per workload at the edge."""
-    shared: dict[tuple[Placement, str], float] = {}
+    """Whole GPUs for the MIG shares, packed by the placement engine: one pool per placement and
+    GPU model, one per workload at the edge (each site of it on its own GPUs)."""
+    shared: dict[tuple[Placement, str], list[Option]] = {}
     pools = []
     hours = c.prices.hours_per_month
     for w, p in zip(workloads, plans):
@@ -28,14 +30,20 @@ def _pools(c: Catalog, workloads: tuple[Workload, ...], plans: tuple[WorkloadPla
             continue
         if o.placement is Placement.EDGE:
             name = f"edge {w.gpu_model}, {w.name} ({o.sites} site{'s' if o.sites != 1 else ''})"
-            pools.append(Pool.of(name, w.gpu_model, o.gpus * o.sites, Pool.whole(o.gpus) * o.sites,
+            pools.append(Pool.of(name, w.gpu_model, o.gpus * o.sites, _provision(c, w.gpu_model, [o]) * o.sites,
                                  c.prices.gpu_hour(w.gpu_model, o.placement), hours))
         else:
-            key = (o.placement, w.gpu_model)
-            shared[key] = shared.get(key, 0.0) + o.gpus
-    pools += [Pool.of(f"{where.value} {model}", model, gpus, Pool.whole(gpus), c.prices.gpu_hour(model, where), hours)
-              for (where, model), gpus in shared.items()]
+            shared.setdefault((o.placement, w.gpu_model), []).append(o)
+    pools += [Pool.of(f"{where.value} {model}", model, sum(o.gpus for o in options), _provision(c, model, options),
+                      c.prices.gpu_hour(model, where), hours)
+              for (where, model), options in shared.items()]
     return tuple(sorted(pools, key=lambda pool: pool.name))
+
+
+def _provision(c: Catalog, model: str, options: list[Option]) -> int:
+    whole = sum(math.floor(o.gpus + 1e-9) for o in options)
+    profiles = [o.profile for o in options if o.profile is not None]
+    return pooling.provision(c.prices.gpus[model], whole, profiles, sum(o.gpus for o in options))
 
 
 def _workload(c: Catalog, w: Workload) -> WorkloadPlan:

@@ -49,6 +49,7 @@ class Option:
     ruled_out: str | None = None  # the non-negotiable that eliminates it
     gpus: float = 0.0  # GPU share allocated (per site at the edge); 0 on CPU and for training
     sites: int = 1
+    profile: str | None = None  # the MIG instance beside the whole GPUs of `gpus` (per site)
 
     @property
     def label(self) -> str:

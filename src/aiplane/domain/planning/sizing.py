@@ -3,7 +3,8 @@
 Pooling (documented in docs/planning.md): the dedicated baseline GPUs are busy
 `utilization` of the time (20% by default, the reference's figure). A shared pool runs at
 `pooled_utilization` (75%) but also keeps `pooling_headroom` (25%) spare for bursts and
-failover, and hands out whole MIG slices (1/7 of an A100):
+failover, and hands out whole MIG slices (1/7 of an A100), in the smallest MIG profile the GPU's
+geometry has (aiplane.domain.planning.pooling, the placement engine's data):
 
     slices = ceil(busy_gpus / speedup / pooled_utilization x (1 + headroom) x 7)
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from aiplane.domain.planning import pooling
 from aiplane.domain.planning.catalog import Assumptions, GpuPrice, MigProfile
 from aiplane.domain.planning.portfolio import Workload
 
@@ -75,17 +77,18 @@ def pooled_slices(busy: float, a: Assumptions, gpu: GpuPrice, speed: float) -> i
 
 
 def allocate(gpu: GpuPrice, slices: int, memory: float) -> GpuAllocation:
-    """The smallest whole GPUs + one MIG profile giving `slices` compute slices of `memory` GB each."""
+    """The smallest whole GPUs + one MIG profile giving `slices` compute slices of `memory` GB each;
+    the profile is the smallest the GPU's geometry has (aiplane.domain.planning.pooling)."""
     per_replica = math.ceil(memory / gpu.memory_gb - 1e-9)
     if per_replica > 1:  # the model spans several GPUs; no MIG
         return GpuAllocation(max(per_replica, math.ceil(slices / gpu.slices)), None, gpu.slices)
     whole, rest = divmod(slices, gpu.slices)
     if rest == 0:
         return GpuAllocation(whole, None, gpu.slices)
-    fits = [p for p in gpu.mig if rest <= p.slices < gpu.slices and p.memory_gb >= memory]
-    if not fits:
+    profile = pooling.smallest(gpu, rest, memory)
+    if profile is None:
         return GpuAllocation(whole + 1, None, gpu.slices)
-    return GpuAllocation(whole, min(fits, key=lambda p: (p.slices, p.memory_gb)), gpu.slices)
+    return GpuAllocation(whole, profile, gpu.slices)
 
 
 def gpu_allocation(w: Workload, a: Assumptions, gpu: GpuPrice, int8: bool, sites: int = 1) -> GpuAllocation:

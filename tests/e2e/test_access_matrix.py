@@ -146,6 +146,8 @@ PROBES: dict[tuple[str, str], Prober] = {
     ("DELETE", "/api/v1/sso/mappings/{mapping_id}"): lambda w, t, ok: Probe(
         "DELETE", f"/api/v1/sso/mappings/{w.sacrificial_mapping(t)}", 204, {}),
     ("POST", "/api/v1/plan"): lambda w, t, ok: Probe("POST", "/api/v1/plan", 200, {"json": PORTFOLIO}),
+    ("GET", "/api/v1/gpu"): _get("/api/v1/gpu"),
+    ("GET", "/api/v1/gpu/layout"): _get("/api/v1/gpu/layout"),
     ("GET", "/api/v1/audit"): lambda w, t, ok: Probe("GET", "/api/v1/audit", 200, {"params": {"tenant": t}}),
     ("GET", "/api/v1/audit/export"): lambda w, t, ok: Probe("GET", "/api/v1/audit/export", 200,
                                                             {"params": {"tenant": t}}),

@@ -1,14 +1,14 @@
 """GPU allocations: where each GPU replica runs (node, GPU, MIG profile, start), for placement and chargeback.
 
-Revision ID: 0003_gpu_allocations
-Revises: 0002_audit, 0002_replica_endpoints, 0002_tenancy
+Revision ID: 0004_gpu_allocations
+Revises: 0003_rollouts
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_gpu_allocations"
-down_revision = ("0002_audit", "0002_replica_endpoints", "0002_tenancy")
+revision = "0004_gpu_allocations"
+down_revision = "0003_rollouts"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """GPU allocations: where each GPU replica runs (node, GPU, MIG profile, start), for placement and chargeback.
 
-Revision ID: 0004_gpu_allocations
-Revises: 0003_rollouts
+Revision ID: 0006_gpu_allocations
+Revises: 0005_sso_mappings
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_gpu_allocations"
-down_revision = "0003_rollouts"
+revision = "0006_gpu_allocations"
+down_revision = "0005_sso_mappings"
 branch_labels = None
 depends_on = None
 

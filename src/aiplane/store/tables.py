@@ -115,7 +115,7 @@ deployments = sa.Table(
     sa.UniqueConstraint("tenant", "name", name="uq_deployments_tenant_name"),
 )
 
-# Where each GPU replica runs (migration 0006_gpu_allocations): written in the transaction that
+# Where each GPU replica runs (migration 0007_gpu_allocations): written in the transaction that
 # admits it, removed with its replica or deployment. `start` is the MIG instance's first memory
 # slice (NULL for a whole GPU); `started_at` lets chargeback meter each allocation.
 gpu_allocations = sa.Table(

@@ -1,14 +1,14 @@
 """GPU allocations: where each GPU replica runs (node, GPU, MIG profile, start), for placement and chargeback.
 
-Revision ID: 0006_gpu_allocations
-Revises: 0005_sso_mappings
+Revision ID: 0007_gpu_allocations
+Revises: 0006_allow_non_finite
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_gpu_allocations"
-down_revision = "0005_sso_mappings"
+revision = "0007_gpu_allocations"
+down_revision = "0006_allow_non_finite"
 branch_labels = None
 depends_on = None
 

@@ -187,15 +187,17 @@ PROBES: dict[tuple[str, str], Prober] = {
 
 _ALL = {"tenant.create", "tenant.list", "tenant.read", "tenant.update", "tenant.delete", "key.create", "key.read",
         "key.revoke", "model.register", "model.read", "deployment.write", "deployment.read", "predict",
-        "audit.read", "cost.read", "plan", "sso.manage"}
+        "audit.read", "cost.read", "plan", "sso.manage", "gpu.read"}
 # Who may do what: docs/security.md's table, written out again as data.
 ROLE_TABLE: dict[str, set[str]] = {
     "platform-admin": _ALL,
     "tenant-admin": {"tenant.read", "key.create", "key.read", "key.revoke", "model.register", "model.read",
-                     "deployment.write", "deployment.read", "predict", "audit.read", "cost.read", "plan"},
-    "deployer": {"tenant.read", "model.register", "model.read", "deployment.write", "deployment.read", "plan"},
+                     "deployment.write", "deployment.read", "predict", "audit.read", "cost.read", "plan",
+                     "gpu.read"},
+    "deployer": {"tenant.read", "model.register", "model.read", "deployment.write", "deployment.read", "plan",
+                 "gpu.read"},
     "predictor": {"predict", "plan"},
-    "auditor": {"audit.read", "cost.read", "plan"},
+    "auditor": {"audit.read", "cost.read", "plan", "gpu.read"},
 }
 
 # Which action each route performs and where its tenant comes from: "public" (no key),
@@ -230,6 +232,8 @@ ROUTE_TABLE: dict[tuple[str, str], tuple[str | None, str]] = {
     ("POST", D + "/{name}/promote"): ("deployment.write", "named"),
     ("POST", D + "/{name}/rollback"): ("deployment.write", "named"),
     ("POST", "/api/v1/plan"): ("plan", "anywhere"),
+    ("GET", "/api/v1/gpu"): ("gpu.read", "anywhere"),
+    ("GET", "/api/v1/gpu/layout"): ("gpu.read", "anywhere"),
     ("POST", "/api/v1/sso/mappings"): ("sso.manage", "anywhere"),
     ("GET", "/api/v1/sso/mappings"): ("sso.manage", "anywhere"),
     ("DELETE", "/api/v1/sso/mappings/{mapping_id}"): ("sso.manage", "anywhere"),
